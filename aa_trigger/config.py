@@ -1,0 +1,123 @@
+"""Typed training configuration: every default and help text is defined once, here."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from aa_trigger.errors import AATriggerError
+from aa_trigger.generator import SIGNALS
+
+BX_RATES_MHZ = {"40": 40.0, "28.61": 28.61}
+
+
+def _opt(default: Any, help: str, **kw: Any) -> Any:
+    meta = {"help": help, **kw}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (written resolved into the run folder)."""
+
+    data_dir: str = _opt("", "folder of ADC2021 HDF5 files (background_for_training.h5 and the signal files); "
+                             "default: generate (once, then cached) the built-in synthetic L1 data set")
+    cache_dir: str = _opt("", "where the built-in data set is cached (default $AA_TRIGGER_CACHE or ~/.cache/aa_trigger)")
+    signals: list[str] = _opt(list(SIGNALS), "signal samples to evaluate", nargs="+")
+    finetune_signal: str = _opt("leptoquark", "signal whose labelled events are used in AA fine-tuning")
+    n_background_train: int = _opt(400_000, "background events for training")
+    n_background_test: int = _opt(2_000_000, "background events for evaluation (TPR at FPR 1e-5 needs >= 1e6)")
+    n_signal: int = _opt(100_000, "events per signal sample")
+    n_finetune: int = _opt(20_000, "events of the fine-tuning signal used in training (the rest are test events)")
+    preprocessing: str = _opt("hardware", "input scaling: 'hardware' ((x - offset) >> shift on L1 integers, "
+                                          "bit-exact in firmware) or 'float' (the paper's log1p + standardisation)",
+                              choices=["hardware", "float"])
+    quantize: int = _opt(8, "bits of weights, biases and activations (QKeras); 0 = float model")
+    latent: int = _opt(8, "latent dimension (AXOL1TL v2-v4 deploy 8)")
+    widths: list[int] = _opt([32, 16], "encoder hidden widths (the decoder mirrors them)", nargs="+")
+    surrogate_width: int = _opt(16, "hidden width of the latent-score surrogate head")
+    epochs_pretrain: int = _opt(20, "stage 1 epochs (unsupervised VAE on background)")
+    epochs_finetune: int = _opt(10, "stage 2 epochs (Anomaly-Awareness fine-tuning)")
+    epochs_surrogate: int = _opt(10, "epochs of the surrogate-head regression")
+    batch_size: int = _opt(1024, "batch size (AA batches include the anomaly fraction)")
+    learning_rate: float = _opt(1e-3, "Adam learning rate")
+    kl_weight: float = _opt(1.0, "weight of the KL term in the VAE loss")
+    lambda_max: float = _opt(1.0, "AA penalty weight reached at the last fine-tuning epoch (linear ramp from 0)")
+    anomaly_fraction: float = _opt(0.1, "fraction of each AA batch drawn from the fine-tuning signal")
+    clip: float = _opt(200.0, "per-event clip of the anomaly error in the AA term")
+    aa_target: str = _opt("recon", "what the AA term pushes up on anomalies: 'recon' (reconstruction error, "
+                                    "the paper) or 'latent' (the deployable sum mu^2)", choices=["recon", "latent"])
+    rate_khz: list[float] = _opt([1.0, 5.0, 10.0], "trigger rates (kHz) at which to report the signal efficiency",
+                                 nargs="+")
+    bx_mhz: str = _opt("40", "bunch-crossing rate for rate -> FPR conversion", choices=list(BX_RATES_MHZ))
+    seed: int = _opt(0, "random seed (data splits, initialisation, batches, sampling noise)")
+    output: str = _opt("models", "folder that receives the run folder")
+    run_name: str = _opt("", "run folder name (default: derived from the main options)")
+    force: bool = _opt(False, "replace an existing run folder of the same name")
+
+    def validate(self) -> None:
+        positive = ("n_background_train", "n_background_test", "n_signal", "n_finetune", "batch_size",
+                    "epochs_pretrain", "surrogate_width")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise AATriggerError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        for name in ("epochs_finetune", "epochs_surrogate"):
+            if getattr(self, name) < 0:
+                raise AATriggerError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.finetune_signal not in self.signals:
+            raise AATriggerError(f"--finetune-signal {self.finetune_signal!r} is not among --signals {self.signals}")
+        if len(set(self.signals)) != len(self.signals):
+            raise AATriggerError(f"--signals lists a sample twice: {self.signals}")
+        if not self.data_dir:
+            unknown = [s for s in self.signals if s not in SIGNALS]
+            if unknown:
+                raise AATriggerError(f"unknown signal {unknown[0]!r}; built-in signals: {', '.join(SIGNALS)}")
+        if self.n_finetune >= self.n_signal:
+            raise AATriggerError(f"--n-finetune ({self.n_finetune}) must be smaller than --n-signal ({self.n_signal})")
+        if not 0.0 < self.anomaly_fraction < 1.0:
+            raise AATriggerError(f"--anomaly-fraction must be in (0, 1), got {self.anomaly_fraction}")
+        if self.lambda_max < 0 or self.clip <= 0 or self.learning_rate <= 0 or self.kl_weight < 0:
+            raise AATriggerError("--lambda-max and --kl-weight must be >= 0, --clip and --learning-rate > 0")
+        if any(r <= 0 for r in self.rate_khz):
+            raise AATriggerError(f"--rate-khz values must be positive, got {self.rate_khz}")
+
+    @property
+    def bx_rate_khz(self) -> float:
+        return BX_RATES_MHZ[self.bx_mhz] * 1000.0
+
+    def default_run_name(self) -> str:
+        q = f"q{self.quantize}" if self.quantize else "float"
+        return f"vae-{q}-l{self.latent}-aa-{self.finetune_signal}-{self.aa_target}-s{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One ``--option`` per :class:`TrainConfig` field, help and default from the field."""
+    for f in fields(TrainConfig):
+        meta = dict(f.metadata)
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+        help_text = meta.pop("help") + ("" if default in ("", False) else f" (default: {default})")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action="store_true", help=help_text)
+            continue
+        kind = type(default[0]) if isinstance(default, list) else type(default)
+        parser.add_argument(flag, type=kind, default=default, help=help_text, **meta)
+
+
+def from_namespace(ns: argparse.Namespace) -> TrainConfig:
+    cfg = TrainConfig(**{f.name: getattr(ns, f.name) for f in fields(TrainConfig)})
+    cfg.validate()
+    return cfg
+
+
+def default_cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("AA_TRIGGER_CACHE", Path.home() / ".cache" / "aa_trigger"))
