@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from aa_trigger import generator as g
+from aa_trigger.errors import AATriggerError
+from aa_trigger.preprocess import FloatScaler, HardwareScaler, scaler_from_dict, to_hardware
+
+
+def test_hardware_integers_follow_l1_steps():
+    ev = np.zeros((2, 19, 4), np.float32)
+    ev[0, 0] = [10.74, 0.0, 3.1, 1]
+    ev[0, 9] = [5000.0, -2.0, -3.14159, 4]
+    hw = to_hardware(ev)
+    assert hw.shape == (2, 57) and hw.dtype == np.int64
+    assert hw[0, 0] == 21  # floor(10.74 / 0.5)
+    assert hw[0, 2] == 71  # round(3.1 / (2 pi / 144)) = 71
+    assert hw[0, 27] == 4095  # saturated 12-bit pT
+    assert hw[0, 28] == -46  # round(-2.0 / 0.0435)
+    assert hw[0, 29] == -72
+    assert np.all(hw[1] == 0)
+
+
+def test_power_of_two_scaling_is_bit_exact():
+    ev = g.generate_sample("background", 20000, seed=5)
+    hw = to_hardware(ev)
+    sc = HardwareScaler.fit(hw, width=14, int_bits=6)
+    got = sc.transform_int(hw)
+    lo, hi = sc.int_range
+    # reference with Python integers: ((x - offset) << F) >> shift, saturated
+    flat_hw = hw[:500].tolist()
+    for i, row in enumerate(flat_hw):
+        for j, x in enumerate(row):
+            ref = ((x - sc.offset[j]) << sc.frac_bits) >> sc.shift[j]
+            assert got[i, j] == min(max(ref, lo), hi), (i, j, x)
+    # the float view holds exactly these integers
+    assert np.array_equal(sc.transform(hw).astype(np.float64) * 2**sc.frac_bits, got.astype(np.float64))
+    assert all(s >= 0 for s in sc.shift)
+
+
+def test_scaling_saturates_and_truncates():
+    sc = HardwareScaler(offset=[10], shift=[2], width=8, int_bits=4)  # ap_fixed<8,4>: [-8, 7.9375]
+    hw = np.array([[10], [11], [9], [1000], [-1000]])
+    assert sc.transform(hw)[:, 0].tolist() == [0.0, 0.25, -0.25, 7.9375, -8.0]
+    sc2 = HardwareScaler(offset=[0], shift=[6], width=8, int_bits=4)  # shift > frac bits: floor
+    assert sc2.transform(np.array([[-1], [63], [64]]))[:, 0].tolist() == [-0.0625, 0.9375, 1.0]
+    with pytest.raises(AATriggerError, match="features"):
+        sc.transform(np.zeros((2, 3), int))
+
+
+def test_float_scaler_paper_recipe():
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.exponential(10.0, 10000), rng.normal(0.0, 1.0, 10000)], axis=1)
+    sc = FloatScaler.fit(x)
+    assert sc.log_features == [True, False] and sc.clip_features == [True, False]
+    z = sc.transform(x)
+    assert np.allclose(z.mean(axis=0), 0, atol=1e-5) and np.allclose(z.std(axis=0), 1, atol=1e-4)
+    again = scaler_from_dict(sc.to_dict())
+    assert np.array_equal(again.transform(x), z)
+    assert sc.transform(np.array([[-5.0, -5.0]]))[0, 0] == sc.transform(np.array([[0.0, 0.0]]))[0, 0]
