@@ -101,34 +101,40 @@ def hls_config(model: Any, graph: FixedGraph, settings: HLSSettings) -> dict[str
 
 
 def convert(model: Any, graph: FixedGraph, settings: HLSSettings, output_dir: Path,
-            x_tb: np.ndarray | None = None, y_tb: np.ndarray | None = None) -> Any:
-    """Write the hls4ml project into ``output_dir`` and return the (uncompiled) hls4ml model."""
+            x_tb: np.ndarray, y_tb: np.ndarray) -> Any:
+    """Write and compile the hls4ml project in ``output_dir``; returns the compiled hls4ml model.
+
+    ``tb_data/`` receives the test-bench events (``x_tb``) and the expected scores (``y_tb``)
+    at full precision, and the testbench is patched to log its results at full precision.
+    """
     import hls4ml
 
     config = hls_config(model, graph, settings)
-    kw: dict[str, Any] = {}
-    if x_tb is not None:
-        tb = Path(output_dir).parent / f".{Path(output_dir).name}.tb"
-        tb.mkdir(parents=True, exist_ok=True)
-        np.save(tb / "x.npy", x_tb.astype(np.float64))
-        np.save(tb / "y.npy", y_tb.astype(np.float64))
-        kw = {"input_data_tb": str(tb / "x.npy"), "output_data_tb": str(tb / "y.npy")}
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             hls_model = hls4ml.converters.convert_from_keras_model(
                 model, hls_config=config, output_dir=str(output_dir), project_name=PROJECT,
                 backend=settings.backend, part=settings.part, clock_period=1000.0 / settings.clock_mhz,
-                io_type=settings.io_type, **kw)
-            hls_model.write()
+                io_type=settings.io_type)
     except Exception as exc:  # hls4ml raises bare Exceptions for unsupported layers
         raise AATriggerError(f"hls4ml cannot convert the model: {str(exc).splitlines()[0]}") from None
-    finally:
-        if kw:
-            for f in kw.values():
-                Path(f).unlink(missing_ok=True)
-            Path(kw["input_data_tb"]).parent.rmdir()
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            hls_model.compile()  # writes the project, then builds the emulation library
+        except Exception as exc:
+            raise AATriggerError(f"compiling the hls4ml C++ emulation failed: {str(exc).splitlines()[0]}") from None
+    write_tb_data(Path(output_dir), x_tb, y_tb)
     _patch_testbench_precision(Path(output_dir))
     return hls_model
+
+
+def write_tb_data(project: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """Test-bench inputs and expected outputs, one event per line, shortest exact decimal form."""
+    tb = project / "tb_data"
+    tb.mkdir(exist_ok=True)
+    for name, arr in (("tb_input_features.dat", x), ("tb_output_predictions.dat", y)):
+        arr = np.asarray(arr, np.float64).reshape(len(arr), -1)
+        (tb / name).write_text("".join(" ".join(repr(float(v)) for v in row) + " \n" for row in arr))
 
 
 def _patch_testbench_precision(project: Path) -> None:
@@ -140,14 +146,6 @@ def _patch_testbench_precision(project: Path) -> None:
         raise AATriggerError(f"{tb}: unexpected testbench layout (no '{marker}')")
     if "fout.precision(30);" not in text:
         tb.write_text(text.replace(marker, marker + "\n    fout.precision(30);", 1))
-
-
-def compile_model(hls_model: Any) -> None:
-    with contextlib.redirect_stdout(io.StringIO()):
-        try:
-            hls_model.compile()
-        except Exception as exc:
-            raise AATriggerError(f"compiling the hls4ml C++ emulation failed: {str(exc).splitlines()[0]}") from None
 
 
 def predict(hls_model: Any, x: np.ndarray) -> np.ndarray:
