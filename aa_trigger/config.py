@@ -82,6 +82,10 @@ class TrainConfig:
             raise AATriggerError(f"--anomaly-fraction must be in (0, 1), got {self.anomaly_fraction}")
         if self.lambda_max < 0 or self.clip <= 0 or self.learning_rate <= 0 or self.kl_weight < 0:
             raise AATriggerError("--lambda-max and --kl-weight must be >= 0, --clip and --learning-rate > 0")
+        from aa_trigger.model import ModelConfig
+
+        ModelConfig(widths=list(self.widths), latent=self.latent, quantize=self.quantize,
+                    surrogate_width=self.surrogate_width).validate()
         if any(r <= 0 for r in self.rate_khz):
             raise AATriggerError(f"--rate-khz values must be positive, got {self.rate_khz}")
 
