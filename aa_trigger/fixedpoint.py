@@ -9,6 +9,11 @@ activation converts to the layer's output type:
 * ``linear`` with no type -> the exact accumulator.
 
 The ``mu2`` score is the exact sum of squares of the latent means.
+
+Speed: when every accumulator provably fits in 53 bits (checked from the weights and the
+input type), the integers are held in float64 so that the matrix products run in BLAS;
+integer-valued float64 arithmetic below 2**53 is exact, and ``np.rint`` rounds half to
+even, so the result is identical to the int64 path (a test asserts it).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from aa_trigger.deploy import FixedGraph
 
 def round_half_even_shift(v: np.ndarray, shift: int) -> np.ndarray:
     """``v / 2**shift`` rounded to the nearest integer, ties to even (AP_RND_CONV); exact."""
+    if v.dtype == np.float64:  # integer-valued float64: power-of-two scaling and rint are exact
+        return np.rint(v * 2.0**-shift)
     if shift <= 0:
         return v << (-shift)
     q = v >> shift
@@ -45,20 +52,48 @@ class Fx:
 def _convert(x: Fx, width: int, int_bits: int, signed: bool) -> Fx:
     frac = width - int_bits
     v = round_half_even_shift(x.v, x.frac - frac)
-    lo = -(np.int64(1) << (width - 1)) if signed else np.int64(0)
-    hi = (np.int64(1) << (width - 1 if signed else width)) - 1
+    lo = -(1 << (width - 1)) if signed else 0
+    hi = (1 << (width - 1 if signed else width)) - 1
     return Fx(np.clip(v, lo, hi), frac)
 
 
-def run_graph(graph: FixedGraph, x_int: np.ndarray, trace: bool = False) -> tuple[Fx, dict[str, Fx]]:
-    """Score of inputs given as integers in units of 2**-input_frac; optionally every layer's output."""
-    x = Fx(np.asarray(x_int, np.int64), graph.input_type.frac)
+FLOAT64_EXACT_BITS = 52
+
+
+def accumulator_bits(graph: FixedGraph) -> int:
+    """Upper bound on the bits of any integer the graph computes (from weights and types)."""
+    bound = float(2 ** (graph.input_type.width - 1))
+    frac = graph.input_type.frac
+    worst = bound
+    for layer in graph.layers:
+        acc = bound * np.abs(layer.kernel).sum(axis=0).max() + np.abs(layer.bias).max() * 2.0 ** (
+            frac + layer.w_frac - layer.b_frac)
+        worst = max(worst, acc)
+        if layer.out_type is not None:
+            bound, frac = float(2 ** layer.out_type.width), layer.out_type.frac
+        else:
+            bound, frac = acc, frac + layer.w_frac
+    if graph.score == "mu2":
+        worst = max(worst, bound**2 * graph.layers[-1].kernel.shape[1])
+    return int(np.ceil(np.log2(worst + 1)))
+
+
+def run_graph(graph: FixedGraph, x_int: np.ndarray, trace: bool = False,
+              exact_int: bool = False) -> tuple[Fx, dict[str, Fx]]:
+    """Score of inputs given as integers in units of 2**-input_frac; optionally every layer's output.
+
+    ``exact_int`` forces the int64 path (otherwise float64 is used when provably exact).
+    """
+    use_float = not exact_int and accumulator_bits(graph) <= FLOAT64_EXACT_BITS
+    dtype = np.float64 if use_float else np.int64
+    x = Fx(np.asarray(x_int, dtype), graph.input_type.frac)
     outputs: dict[str, Fx] = {}
     for layer in graph.layers:
         frac = x.frac + layer.w_frac
         if layer.b_frac > frac:
             raise ValueError(f"{layer.name}: bias has more fractional bits than the accumulator")
-        acc = x.v @ layer.kernel + (layer.bias << (frac - layer.b_frac))
+        bias = layer.bias.astype(dtype) * 2 ** (frac - layer.b_frac) if use_float else layer.bias << (frac - layer.b_frac)
+        acc = x.v @ layer.kernel.astype(dtype) + bias
         y = Fx(acc, frac)
         if layer.activation == "relu":
             y = _convert(Fx(np.maximum(acc, 0), frac), layer.out_type.width, layer.out_type.int_bits, False)
@@ -72,8 +107,11 @@ def run_graph(graph: FixedGraph, x_int: np.ndarray, trace: bool = False) -> tupl
     return x, outputs
 
 
-def score(graph: FixedGraph, x_int: np.ndarray, chunk: int = 262_144) -> np.ndarray:
-    """Emulated firmware score (float64, exact) of integer inputs (N, n_features)."""
+def score(graph: FixedGraph, x_int: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Emulated firmware score (float64, exact) of integer inputs (N, n_features).
+
+    Chunks of 8192 events keep the working set in cache (measured fastest on 2 cores).
+    """
     out = [run_graph(graph, x_int[i:i + chunk])[0].to_float()[:, 0] for i in range(0, len(x_int), chunk)]
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -81,4 +119,4 @@ def score(graph: FixedGraph, x_int: np.ndarray, chunk: int = 262_144) -> np.ndar
 def score_int(graph: FixedGraph, x_int: np.ndarray) -> tuple[np.ndarray, int]:
     """Emulated score as the integer the firmware holds, and its fractional bits."""
     y, _ = run_graph(graph, x_int)
-    return y.v[:, 0], y.frac
+    return y.v[:, 0].astype(np.int64), y.frac

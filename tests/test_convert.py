@@ -141,3 +141,18 @@ def test_convert_bad_run_folder(tmp_path):
     res = _convert_cli("--run", str(broken), "--output", str(tmp_path / "fw"))
     assert res.returncode == 2 and "incomplete" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "fw").exists()
+
+
+@pytest.mark.parametrize("score", deploy.SCORE_TYPES)
+def test_float64_fast_path_equals_int64_path(run, score):
+    from aa_trigger import generator, preprocess
+
+    graph = deploy.fixed_graph(run, score)
+    assert fixedpoint.accumulator_bits(graph) <= fixedpoint.FLOAT64_EXACT_BITS
+    x_int = run.scaler.transform_int(preprocess.to_hardware(generator.generate_sample("Ato4l", 5000, seed=4)))
+    fast, fast_layers = fixedpoint.run_graph(graph, x_int, trace=True)
+    exact, exact_layers = fixedpoint.run_graph(graph, x_int, trace=True, exact_int=True)
+    assert fast.v.dtype == np.float64 and exact.v.dtype == np.int64
+    assert_bit_exact(f"{score} float64 vs int64", fast.to_float()[:, 0], exact.to_float()[:, 0])
+    for name in exact_layers:
+        assert np.array_equal(fast_layers[name].v, exact_layers[name].v.astype(np.float64)), name
