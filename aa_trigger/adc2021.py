@@ -30,8 +30,11 @@ def write_adc2021(path: Path, particles: np.ndarray) -> None:
     tmp.replace(path)
 
 
-def read_adc2021(path: Path, max_events: int | None = None) -> np.ndarray:
-    """Events (N, 19, 4) float32 from an ADC2021 file; one clear error for anything else."""
+def read_adc2021(path: Path, max_events: int | None = None, allow_nonfinite: bool = False) -> np.ndarray:
+    """Events (N, 19, 4) float32 from an ADC2021 file; one clear error for anything else.
+
+    NaN/Inf values are an error unless ``allow_nonfinite`` (the caller applies a policy).
+    """
     path = Path(path)
     if not path.is_file():
         raise AATriggerError(f"{path}: no such file")
@@ -48,6 +51,6 @@ def read_adc2021(path: Path, max_events: int | None = None) -> np.ndarray:
     if len(data) == 0:
         raise AATriggerError(f"{path}: 'Particles' holds no events")
     bad = ~np.isfinite(data).all(axis=(1, 2))
-    if bad.any():
+    if bad.any() and not allow_nonfinite:
         raise AATriggerError(f"{path}: {int(bad.sum())} events hold NaN or Inf (first at index {int(np.argmax(bad))})")
     return data

@@ -27,8 +27,26 @@ class TrainConfig:
     data_dir: str = _opt("", "folder of ADC2021 HDF5 files (background_for_training.h5 and the signal files); "
                              "default: generate (once, then cached) the built-in synthetic L1 data set")
     cache_dir: str = _opt("", "where the built-in data set is cached (default $AA_TRIGGER_CACHE or ~/.cache/aa_trigger)")
-    signals: list[str] = _opt(list(SIGNALS), "signal samples to evaluate", nargs="+")
-    finetune_signal: str = _opt("leptoquark", "signal whose labelled events are used in AA fine-tuning")
+    signals: list[str] = _opt(list(SIGNALS), "ADC2021/built-in: signal samples to evaluate", nargs="+")
+    finetune_signal: str = _opt("leptoquark", "ADC2021/built-in: signal whose labelled events are used in "
+                                              "AA fine-tuning")
+    data: list[str] = _opt([], "your own data, [NAME=]PATH, repeatable: CSV/Parquet/HDF5/NPY tables, LHCO "
+                               "features HDF, CICIDS2017 CSVs, IDX/Kaggle-CSV/sprite-PNG images, ADC2021 files. "
+                               "With several sources, labels are NAME:LABEL and NAME alone means all of a source",
+                           nargs="+", action="extend")
+    background: list[str] = _opt([], "with --data: labels that are background", nargs="+")
+    finetune: list[str] = _opt([], "with --data: labels of the known anomalies used in AA fine-tuning", nargs="+")
+    test: list[str] = _opt([], "with --data: unseen anomaly labels, each evaluated as its own signal "
+                               "(default: every other label)", nargs="+")
+    label_column: str = _opt("", "with --data: label column name or index (default: label, Label, Attack Type, ...)")
+    features: list[str] = _opt([], "with --data: feature columns to use (default: every numeric column)", nargs="+")
+    column_map: list[str] = _opt([], "with --data: rename columns, OLD=NEW (for re-released CSVs)", nargs="+")
+    label_map: list[str] = _opt([], "with --data: rename or group labels, OLD=NEW", nargs="+")
+    nonfinite: str = _opt("drop", "rows with NaN/Inf: drop them, set them to zero, or error (always reported)",
+                          choices=["drop", "zero", "error"])
+    hdf_key: str = _opt("", "with --data: pandas key or dataset name in an HDF5 table")
+    tiles_per_label: int = _opt(90, "sprite PNG: consecutive 28x28 tiles per label (Fashion-MNIST sprite: 90)")
+    test_fraction: float = _opt(0.3, "with --data: fraction of background and fine-tuning events kept for testing")
     n_background_train: int = _opt(400_000, "background events for training")
     n_background_test: int = _opt(2_000_000, "background events for evaluation (TPR at FPR 1e-5 needs >= 1e6)")
     n_signal: int = _opt(100_000, "events per signal sample")
@@ -37,8 +55,10 @@ class TrainConfig:
                                           "bit-exact in firmware) or 'float' (the paper's log1p + standardisation)",
                               choices=["hardware", "float"])
     quantize: int = _opt(8, "bits of weights, biases and activations (QKeras); 0 = float model")
-    latent: int = _opt(8, "latent dimension (AXOL1TL v2-v4 deploy 8)")
-    widths: list[int] = _opt([32, 16], "encoder hidden widths (the decoder mirrors them)", nargs="+")
+    latent: int = _opt(0, "latent dimension (default per data kind: trigger 8 as AXOL1TL v2-v4, tabular 2, "
+                          "images 20 as in the paper)")
+    widths: list[int] = _opt([], "encoder hidden widths, mirrored by the decoder (default per data kind: trigger "
+                                 "32 16, tabular 16, images 400)", nargs="+")
     surrogate_width: int = _opt(16, "hidden width of the latent-score surrogate head")
     epochs_pretrain: int = _opt(20, "stage 1 epochs (unsupervised VAE on background)")
     epochs_finetune: int = _opt(10, "stage 2 epochs (Anomaly-Awareness fine-tuning)")
@@ -68,11 +88,20 @@ class TrainConfig:
         for name in ("epochs_finetune", "epochs_surrogate"):
             if getattr(self, name) < 0:
                 raise AATriggerError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        if self.finetune_signal not in self.signals:
+        if self.data:
+            if not self.background or not self.finetune:
+                raise AATriggerError("--data needs --background and --finetune labels")
+            if not 0.0 < self.test_fraction < 1.0:
+                raise AATriggerError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
+            for opt in ("column_map", "label_map"):
+                bad = [v for v in getattr(self, opt) if "=" not in v]
+                if bad:
+                    raise AATriggerError(f"--{opt.replace('_', '-')} takes OLD=NEW, got {bad[0]!r}")
+        elif self.finetune_signal not in self.signals:
             raise AATriggerError(f"--finetune-signal {self.finetune_signal!r} is not among --signals {self.signals}")
         if len(set(self.signals)) != len(self.signals):
             raise AATriggerError(f"--signals lists a sample twice: {self.signals}")
-        if not self.data_dir:
+        if not self.data_dir and not self.data:
             unknown = [s for s in self.signals if s not in SIGNALS]
             if unknown:
                 raise AATriggerError(f"unknown signal {unknown[0]!r}; built-in signals: {', '.join(SIGNALS)}")
@@ -84,7 +113,7 @@ class TrainConfig:
             raise AATriggerError("--lambda-max and --kl-weight must be >= 0, --clip and --learning-rate > 0")
         from aa_trigger.model import ModelConfig
 
-        ModelConfig(widths=list(self.widths), latent=self.latent, quantize=self.quantize,
+        ModelConfig(widths=list(self.widths) or [1], latent=self.latent or 1, quantize=self.quantize,
                     surrogate_width=self.surrogate_width).validate()
         if any(r <= 0 for r in self.rate_khz):
             raise AATriggerError(f"--rate-khz values must be positive, got {self.rate_khz}")
@@ -95,7 +124,9 @@ class TrainConfig:
 
     def default_run_name(self) -> str:
         q = f"q{self.quantize}" if self.quantize else "float"
-        return f"vae-{q}-l{self.latent}-aa-{self.finetune_signal}-{self.aa_target}-s{self.seed}"
+        ft = "+".join(self.finetune) if self.data else self.finetune_signal
+        ft = "".join(c if c.isalnum() or c in "+-_" else "_" for c in ft)[:40]
+        return f"vae-{q}-l{self.latent}-aa-{ft}-{self.aa_target}-s{self.seed}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,7 +142,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if isinstance(default, bool):
             parser.add_argument(flag, action="store_true", help=help_text)
             continue
-        kind = type(default[0]) if isinstance(default, list) else type(default)
+        hint = f.type if isinstance(f.type, str) else ""
+        kind = (int if "int" in hint else str) if isinstance(default, list) and not default else \
+            type(default[0]) if isinstance(default, list) else type(default)
         parser.add_argument(flag, type=kind, default=default, help=help_text, **meta)
 
 

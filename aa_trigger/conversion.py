@@ -188,10 +188,11 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
 
     cfg = TrainConfig(**run.config)
     data = load_dataset(cfg, progress)
-    sc = run.scaler
-    x_bg_int = sc.transform_int(data.hw_test)
-    x_sig_int = {k: sc.transform_int(v) for k, v in data.hw_signals_test.items()}
-    frac_in = sc.frac_bits
+    if data.scaler.to_dict() != run.scaler.to_dict():
+        raise AATriggerError(f"the data found for run {run_path} no longer match its preprocessing "
+                             "(preprocessing.json); was the data set changed?")
+    x_bg_int, x_sig_int = data.int_test, data.int_signals_test
+    frac_in = run.scaler.frac_bits
     to_x = lambda xi: (xi * 2.0**-frac_in).astype(np.float32)  # noqa: E731  (exact: 14-bit values)
 
     progress(f"scoring {len(x_bg_int)} background and {sum(map(len, x_sig_int.values()))} signal events "

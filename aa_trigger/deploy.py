@@ -22,7 +22,6 @@ import numpy as np
 
 from aa_trigger.errors import AATriggerError
 from aa_trigger.model import ModelConfig
-from aa_trigger.preprocess import HardwareScaler
 from aa_trigger.runfolder import Run
 
 SCORE_TYPES = ("mu2", "surrogate")
@@ -95,9 +94,6 @@ def fixed_graph(run: Run, score: str) -> FixedGraph:
     if cfg.quantize == 0:
         raise AATriggerError(f"run {run.path.name} is a float model (--quantize 0); only quantised runs "
                              "convert bit-exactly")
-    if not isinstance(run.scaler, HardwareScaler):
-        raise AATriggerError(f"run {run.path.name} uses float preprocessing; the firmware input must be the "
-                             "hardware-scaled integer representation (train with --preprocessing hardware)")
     relu = Fixed(cfg.relu_q[0], cfg.relu_q[1], signed=False)
     latent = Fixed(cfg.latent_q[0], cfg.latent_q[1] + 1)
     enc = run.aa.encoder

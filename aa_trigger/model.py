@@ -31,6 +31,9 @@ class ModelConfig:
     latent: int = 8
     quantize: int = 8
     surrogate_width: int = 16
+    #: decoder output and reconstruction error: "mse" (linear output, sum of squared errors)
+    #: or "bce" (sigmoid output, summed binary cross-entropy; images in [0, 1])
+    recon: str = "mse"
 
     def validate(self) -> None:
         if self.n_features < 1:
@@ -41,6 +44,8 @@ class ModelConfig:
             raise AATriggerError(f"--latent must be between 1 and 64, got {self.latent}")
         if self.quantize != 0 and not 4 <= self.quantize <= 16:
             raise AATriggerError(f"--quantize must be 0 (float) or between 4 and 16 bits, got {self.quantize}")
+        if self.recon not in ("mse", "bce"):
+            raise AATriggerError(f"unknown reconstruction loss {self.recon!r}")
         if self.surrogate_width < 1:
             raise AATriggerError(f"--surrogate-width must be positive, got {self.surrogate_width}")
 
@@ -122,7 +127,20 @@ def build_decoder(cfg: ModelConfig):
         x = _dense(cfg, w, f"dec_dense{i}")(x)
         x = _relu(cfg, f"dec_relu{i}")(x)
     out = _dense(cfg, cfg.n_features, "reconstruction")(x)
+    if cfg.recon == "bce":
+        out = tf.keras.layers.Activation("sigmoid", name="sigmoid")(out)
     return tf.keras.Model(inp, out, name="decoder")
+
+
+def reconstruction_error(x, xhat, recon: str, xp):
+    """Per-event reconstruction error: sum of squared errors or of binary cross-entropies.
+
+    ``xp`` is the array module (``numpy`` or ``tensorflow.experimental.numpy``)."""
+    if recon == "bce":
+        eps = 1e-7
+        xhat = xp.clip(xhat, eps, 1.0 - eps)
+        return -xp.sum(x * xp.log(xhat) + (1.0 - x) * xp.log(1.0 - xhat), axis=1)
+    return xp.sum((x - xhat) ** 2, axis=1)
 
 
 def build_surrogate(cfg: ModelConfig):

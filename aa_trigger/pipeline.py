@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 
 from aa_trigger import evaluate, plots, runfolder
 from aa_trigger.config import TrainConfig
-from aa_trigger.data import Dataset, load_dataset
+from aa_trigger.data import KIND_DEFAULTS, Dataset, load_dataset
 from aa_trigger.model import ModelConfig, VAEParts
 from aa_trigger.scores import compute_scores
 from aa_trigger.training import TrainSettings, train_surrogate, train_vae
@@ -29,6 +30,12 @@ class TrainResult:
     seconds: float
 
 
+def resolve_model_defaults(cfg: TrainConfig, kind: str) -> TrainConfig:
+    """Fill the per-data-kind architecture defaults (widths, latent) into the configuration."""
+    widths, latent, _ = KIND_DEFAULTS[kind]
+    return dataclasses.replace(cfg, widths=list(cfg.widths) or widths, latent=cfg.latent or latent)
+
+
 def seed_everything(seed: int) -> None:
     import tensorflow as tf
 
@@ -44,17 +51,24 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
     """Train, evaluate and write ``<output>/<run-name>/`` atomically."""
     cfg.validate()
     t0 = time.time()
-    final = Path(cfg.output) / (cfg.run_name or cfg.default_run_name())
-    runfolder.ensure_free(final, cfg.force)  # fail before the expensive part
+    if not cfg.data:  # trigger data: the defaults are known, fail before the expensive part
+        cfg = resolve_model_defaults(cfg, "trigger")
+        runfolder.ensure_free(Path(cfg.output) / (cfg.run_name or cfg.default_run_name()), cfg.force)
     seed_everything(cfg.seed)
     data = load_dataset(cfg, progress)
+    cfg = resolve_model_defaults(cfg, data.kind)
+    final = Path(cfg.output) / (cfg.run_name or cfg.default_run_name())
+    runfolder.ensure_free(final, cfg.force)
     timings = {"data_s": time.time() - t0}
-    progress(f"data: {len(data.x_train)} background train, {len(data.x_test)} background test, "
-             f"{len(data.x_finetune)} {cfg.finetune_signal} for AA, test signals "
+    for line in data.report:
+        progress(line)
+    progress(f"data ({data.kind}): {len(data.x_train)} background train, {len(data.x_test)} background test, "
+             f"{len(data.x_finetune)} {data.finetune_name} for AA, test signals "
              + ", ".join(f"{k} {len(v)}" for k, v in data.signals_test.items()))
 
+    recon = KIND_DEFAULTS[data.kind][2]
     mcfg = ModelConfig(n_features=data.x_train.shape[1], widths=list(cfg.widths), latent=cfg.latent,
-                       quantize=cfg.quantize, surrogate_width=cfg.surrogate_width)
+                       quantize=cfg.quantize, surrogate_width=cfg.surrogate_width, recon=recon)
     parts = VAEParts.build(mcfg)
     common = dict(batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, kl_weight=cfg.kl_weight,
                   clip=cfg.clip, aa_target=cfg.aa_target, seed=cfg.seed)
@@ -77,7 +91,7 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
              "signal events")
     t = time.time()
     stages = {"plain": _score_all(pretrained, data), "AA": _score_all(parts, data)}
-    args = (cfg.finetune_signal, cfg.rate_khz, cfg.bx_rate_khz)
+    args = (data.finetune_name, cfg.rate_khz, cfg.bx_rate_khz)
     before = evaluate.evaluate(*stages["plain"], *args)
     after = evaluate.evaluate(*stages["AA"], *args)
     timings["evaluate_s"] = time.time() - t
@@ -88,7 +102,7 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
         runfolder.save_parts(tmp / "pretrained", pretrained)
         runfolder.write_json(tmp / "config.json", cfg.to_dict())
         runfolder.write_json(tmp / "model.json", mcfg.to_dict())
-        runfolder.write_json(tmp / "preprocessing.json", data.scaler.to_dict())
+        runfolder.write_json(tmp / "preprocessing.json", {**data.scaler.to_dict(), "data_kind": data.kind})
         runfolder.write_json(tmp / "history.json", history)
         runfolder.write_json(tmp / "metrics.json", {
             "n_background_test": len(data.x_test),
@@ -102,6 +116,7 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
         runfolder.write_json(tmp / "provenance.json", {
             "run_format": runfolder.RUN_FORMAT, "seed": cfg.seed, "git_commit": runfolder.git_commit(),
             "versions": runfolder.versions(), "data_sha256": data.fingerprint,
-            "data_source": cfg.data_dir or "built-in generator", "timings": timings,
+            "data_source": cfg.data or cfg.data_dir or "built-in generator", "data_report": data.report,
+            "timings": timings,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     return TrainResult(final, before, after, summary, time.time() - t0)

@@ -12,7 +12,8 @@ Everything is integer arithmetic, so the firmware (and the numpy emulator) repro
 network input bit for bit. Float path (:class:`FloatScaler`, the paper's preprocessing):
 clip negatives to 0 (features that are non-negative on background), log(1 + x) of those
 whose background skewness exceeds 1, standardise with background mean and standard
-deviation.
+deviation, then quantise to the network input type ``ap_fixed<14,6>`` (round half to even,
+saturate) so that a firmware input can reproduce it; the float steps run upstream of the FPGA.
 """
 
 from __future__ import annotations
@@ -105,8 +106,18 @@ class FloatScaler:
     log_features: list[bool]
     mean: list[float]
     std: list[float]
+    width: int = 14
+    int_bits: int = 6
 
     kind = "float"
+
+    @property
+    def frac_bits(self) -> int:
+        return self.width - self.int_bits
+
+    @property
+    def hls_type(self) -> str:
+        return f"fixed<{self.width},{self.int_bits},RND_CONV,SAT>"
 
     @classmethod
     def fit(cls, background: np.ndarray) -> "FloatScaler":
@@ -122,13 +133,24 @@ class FloatScaler:
         return cls([bool(v) for v in clip], [bool(v) for v in log], [float(v) for v in x.mean(axis=0)],
                     [float(v) if v > 0 else 1.0 for v in std])
 
-    def transform(self, data: np.ndarray) -> np.ndarray:
+    def standardise(self, data: np.ndarray) -> np.ndarray:
+        """The paper's float preprocessing (before input quantisation)."""
         if data.shape[1] != len(self.mean):
             raise AATriggerError(f"got {data.shape[1]} features, the scaler expects {len(self.mean)}")
         x = data.astype(np.float64)
         x = np.where(np.asarray(self.clip_features), np.maximum(x, 0.0), x)
         x = np.where(np.asarray(self.log_features), np.log1p(np.maximum(x, 0.0)), x)
-        return ((x - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
+        return (x - np.asarray(self.mean)) / np.asarray(self.std)
+
+    def transform_int(self, data: np.ndarray) -> np.ndarray:
+        """Standardised features quantised to the network input type ap_fixed<width, int_bits,
+        AP_RND_CONV, AP_SAT> (units of 2**-frac_bits): what the firmware receives."""
+        v = np.rint(self.standardise(data) * 2.0**self.frac_bits)
+        lim = 1 << (self.width - 1)
+        return np.clip(v, -lim, lim - 1).astype(np.int64)
+
+    def transform(self, data: np.ndarray) -> np.ndarray:
+        return (self.transform_int(data) * 2.0**-self.frac_bits).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
@@ -138,6 +160,7 @@ def scaler_from_dict(d: dict[str, Any]) -> HardwareScaler | FloatScaler:
     """Rebuild a scaler written by ``to_dict``."""
     d = dict(d)
     kind = d.pop("kind", None)
+    d.pop("data_kind", None)
     if kind == "hardware":
         return HardwareScaler(**d)
     if kind == "float":

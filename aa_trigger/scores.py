@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from aa_trigger.model import VAEParts
+from aa_trigger.model import VAEParts, reconstruction_error
 
 #: score name -> what it is (also the order of tables and plots)
 SCORES = {
-    "recon": "full VAE: sum of squared reconstruction errors, z = mu (needs the decoder)",
+    "recon": "full VAE: reconstruction error (squared or BCE), z = mu (needs the decoder)",
     "mu2": "encoder only: sum of mu^2 (AXOL1TL)",
     "rz": "encoder only: R_z = sum mu^2 / sigma^2",
     "surrogate": "encoder + learned head regressing log(recon) from mu",
@@ -24,7 +24,7 @@ def compute_scores(parts: VAEParts, x: np.ndarray, batch: int = 16384) -> dict[s
     sur = parts.surrogate.predict(mu, batch_size=batch, verbose=0)[:, 0]
     var = np.exp(np.clip(logvar.astype(np.float64), -10.0, 10.0))
     return {
-        "recon": np.sum((x.astype(np.float64) - xhat) ** 2, axis=1),
+        "recon": reconstruction_error(x.astype(np.float64), xhat.astype(np.float64), parts.config.recon, np),
         "mu2": np.sum(mu**2, axis=1),
         "rz": np.sum(mu**2 / var, axis=1),
         "surrogate": sur.astype(np.float64),

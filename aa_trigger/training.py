@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from aa_trigger.model import VAEParts
+from aa_trigger.model import VAEParts, reconstruction_error
 
 Progress = Callable[[str], None]
 
@@ -58,15 +58,16 @@ class TrainSettings:
     seed: int = 0
 
 
-def _losses(parts: VAEParts, kl_weight: float, training: bool, x, eps):
+def _losses(parts: VAEParts, training: bool, x, eps):
     """Per-event reconstruction error, KL and latent score of a batch."""
     import tensorflow as tf
+    import tensorflow.experimental.numpy as tnp
 
     mu, logvar = parts.encoder(x, training=training)
     logvar = tf.clip_by_value(logvar, -10.0, 10.0)
     z = mu + tf.exp(0.5 * logvar) * eps
     xhat = parts.decoder(z, training=training)
-    recon = tf.reduce_sum(tf.square(x - xhat), axis=1)
+    recon = reconstruction_error(x, xhat, parts.config.recon, tnp)
     kl = -0.5 * tf.reduce_sum(1.0 + logvar - tf.square(mu) - tf.exp(logvar), axis=1)
     return recon, kl, tf.reduce_sum(tf.square(mu), axis=1)
 
@@ -103,10 +104,10 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: TrainSettings, x_anom: np.nd
         eps_b = tf.random.stateless_normal((tf.shape(xb)[0], latent), key)
         eps_a = tf.random.stateless_normal((tf.shape(xa)[0], latent), key + tf.constant([0, 17], tf.int64))
         with tf.GradientTape() as tape:
-            recon, kl, _ = _losses(parts, s.kl_weight, True, xb, eps_b)
+            recon, kl, _ = _losses(parts, True, xb, eps_b)
             vae = recon + s.kl_weight * kl
             if aa:
-                r_a, _, mu2_a = _losses(parts, s.kl_weight, True, xa, eps_a)
+                r_a, _, mu2_a = _losses(parts, True, xa, eps_a)
                 err = r_a if s.aa_target == "recon" else mu2_a
                 loss, aa_term = aa_loss(vae, err, lam, s.clip)
             else:
@@ -141,10 +142,10 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: TrainSettings, x_anom: np.nd
 
 
 def recon_error(parts: VAEParts, x: np.ndarray, batch: int = 16384) -> np.ndarray:
-    """Deterministic full-VAE score: sum of squared errors with z = mu."""
+    """Deterministic full-VAE score: the reconstruction error with z = mu."""
     mu, _ = parts.encoder.predict(x, batch_size=batch, verbose=0)
     xhat = parts.decoder.predict(mu, batch_size=batch, verbose=0)
-    return np.sum((x.astype(np.float64) - xhat) ** 2, axis=1)
+    return reconstruction_error(x.astype(np.float64), xhat.astype(np.float64), parts.config.recon, np)
 
 
 def surrogate_target(recon: np.ndarray) -> np.ndarray:

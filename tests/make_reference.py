@@ -39,8 +39,8 @@ def main() -> None:
         png.unlink()
     run = load_run(res.path)
     data = load_dataset(cfg)
-    x_int = np.concatenate([run.scaler.transform_int(data.hw_test[: N_GOLDEN // 2])]
-                           + [run.scaler.transform_int(v[: N_GOLDEN // 6]) for v in data.hw_signals_test.values()])
+    x_int = np.concatenate([data.int_test[: N_GOLDEN // 2]]
+                           + [v[: N_GOLDEN // 6] for v in data.int_signals_test.values()])
     golden = {"x_int": x_int.astype(np.int16), "input_frac_bits": np.int64(run.scaler.frac_bits)}
     for score in deploy.SCORE_TYPES:
         golden[score] = fixedpoint.score(deploy.fixed_graph(run, score), x_int)
