@@ -290,16 +290,20 @@ def report_markdown(r: dict[str, Any]) -> str:
              "| signal | AUC float | AUC QKeras | AUC firmware | TPR@1e-5 float | TPR@1e-5 QKeras | TPR@1e-5 firmware |",
              "|---|---|---|---|---|---|---|"]
     a = r["auc"]
+    def v(x: float) -> str:
+        return "n/a" if np.isnan(x) else f"{x:.4f}"
+
     for sig in a["emulated_firmware"]:
         f, q, e = a["float_reference"][sig], a["qkeras"][sig], a["emulated_firmware"][sig]
-        lines.append(f"| {sig} | {f['auc']:.4f} | {q['auc']:.4f} | {e['auc']:.4f} | {f['tpr_fpr_1e-05']:.4f} | "
-                     f"{q['tpr_fpr_1e-05']:.4f} | {e['tpr_fpr_1e-05']:.4f} |")
+        lines.append(f"| {sig} | {v(f['auc'])} | {v(q['auc'])} | {v(e['auc'])} | {v(f['tpr_fpr_1e-05'])} | "
+                     f"{v(q['tpr_fpr_1e-05'])} | {v(e['tpr_fpr_1e-05'])} |")
     lines += ["", "## Bit-exactness", "", "| compared | events | equal | bit-exact |", "|---|---|---|---|"]
     for c in r["bit_exact"]:
         lines.append(f"| {c['a']} vs {c['b']} | {c['events']} | {c['equal']} | {'yes' if c['bit_exact'] else 'NO'} |")
     lines += ["", "## Thresholds", "", "| rate (kHz) | FPR | threshold | firmware integer |", "|---|---|---|---|"]
     for t in r["thresholds"]:
-        lines.append(f"| {t['rate_khz']:g} | {t['fpr']:.3g} | {t['threshold']:.8g} | {t.get('threshold_int', 'n/a')} |")
+        thr = "n/a (too few background events)" if np.isnan(t["threshold"]) else f"{t['threshold']:.8g}"
+        lines.append(f"| {t['rate_khz']:g} | {t['fpr']:.3g} | {thr} | {t.get('threshold_int', 'n/a')} |")
     lat = r["latency"]
     lines += ["", "## Latency and resources", "", f"Clock {lat['clock_mhz']:g} MHz ({lat['clock_period_ns']:.3g} ns). "
               f"{lat['how']}", ""]

@@ -33,17 +33,22 @@ def summary_markdown(before: dict[str, Any], after: dict[str, Any], n_bg_test: i
     """A Markdown table: per signal and score, AUC and TPR before -> after AA."""
     key = f"tpr_{rate_khz:g}kHz"
     lines = [f"AUC and efficiency before -> after AA; {n_bg_test} background test events; "
-             f"TPR at FPR {FPR_REFERENCE:g} and at {rate_khz:g} kHz of {bx_mhz} MHz.", "",
+             f"TPR at FPR {FPR_REFERENCE:g} and at {rate_khz:g} kHz of {bx_mhz} MHz "
+             "(n/a: too few background events to resolve that rate).", "",
              "| signal | score | AUC plain | AUC AA | TPR@1e-5 plain | TPR@1e-5 AA | "
              f"TPR@{rate_khz:g}kHz plain | TPR@{rate_khz:g}kHz AA |",
              "|---|---|---|---|---|---|---|---|"]
     fkey = f"tpr_fpr_{FPR_REFERENCE:g}"
+
+    def f(v: float) -> str:
+        return "n/a" if np.isnan(v) else f"{v:.4f}"
+
     for sig in before:
         label = sig + (" (fine-tune)" if before[sig]["used_in_finetuning"] else "")
         for name in SCORES:
             b, a = before[sig]["scores"][name], after[sig]["scores"][name]
-            lines.append(f"| {label} | {name} | {b['auc']:.4f} | {a['auc']:.4f} | {b[fkey]:.4f} | {a[fkey]:.4f} | "
-                         f"{b[key]:.4f} | {a[key]:.4f} |")
+            lines.append(f"| {label} | {name} | {f(b['auc'])} | {f(a['auc'])} | {f(b[fkey])} | {f(a[fkey])} | "
+                         f"{f(b[key])} | {f(a[key])} |")
     return "\n".join(lines) + "\n"
 
 
