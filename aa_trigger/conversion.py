@@ -44,6 +44,7 @@ class ConvertSettings:
     n_tb: int = 2000
     n_hls: int = 20000
     csim: bool = True
+    estimate: bool = False
 
 
 def newest_run(root: Path = Path("models")) -> Path:
@@ -150,8 +151,23 @@ def resource_summary(graph: deploy.FixedGraph) -> dict[str, Any]:
     }
 
 
-def latency_summary(settings: hls.HLSSettings) -> dict[str, Any]:
+def _short_part(part: str) -> str:
+    return next((k for k, v in hls.PARTS.items() if v == part), part)
+
+
+def latency_summary(settings: hls.HLSSettings, rtl_info: dict[str, Any] | None = None) -> dict[str, Any]:
     period = 1000.0 / settings.clock_mhz
+    if rtl_info is not None:
+        ns = rtl_info["latency_ns"]
+        return {
+            "clock_mhz": settings.clock_mhz, "clock_period_ns": period,
+            "latency_cycles": rtl_info["latency_cycles"], "latency_ns": ns, "initiation_interval": 1,
+            "how": f"RTL back end: {rtl_info['latency_cycles']} pipeline stages by construction, at the requested "
+                   f"clock; {rtl_info['timing']}",
+            "budgets": {name: {"budget_ns": b, "max_cycles_at_clock": int(b // period),
+                               "meets": ("yes" if ns <= b else "no") + " (if timing closes at this clock)"}
+                        for name, b in BUDGETS.items()},
+        }
     return {
         "clock_mhz": settings.clock_mhz,
         "clock_period_ns": period,
@@ -168,7 +184,14 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
     """Convert a run folder into a firmware project with a report; returns the report."""
     t0 = time.time()
     part = hls.resolve_part(s.part)
-    backend = hls.resolve_backend(s.backend)
+    use_rtl = s.backend.strip().lower() == "rtl"
+    backend = "Vitis" if use_rtl else hls.resolve_backend(s.backend)
+    if use_rtl:
+        from aa_trigger import rtl
+
+        rtl.require_tools(estimate=s.estimate)
+    elif s.estimate:
+        raise AATriggerError("--estimate needs --backend rtl (the HLS back end has no estimate without Vitis HLS)")
     if s.strategy not in hls.STRATEGIES:
         raise AATriggerError(f"unknown strategy {s.strategy!r}; choose one of {', '.join(hls.STRATEGIES)}")
     if s.io_type not in hls.IO_TYPES:
@@ -226,6 +249,32 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             progress("C simulation of the generated testbench with g++")
             cs = hls.csim(tmp / HLS_DIR)
             checks.append(compare("numpy", mix_emu[: len(tb)], "csim", cs))
+        rtl_info = None
+        if use_rtl:
+            progress(f"RTL: writing Verilog, building the Verilator simulation")
+            design = rtl.generate(graph)
+            rtl.write_project(tmp / "rtl", design, part, s.clock_mhz)
+            tv = time.time()
+            rtl.build_verilator(tmp / "rtl")
+            build_s = time.time() - tv
+            all_int = np.concatenate([x_bg_int, *x_sig_int.values()])
+            progress(f"RTL: Verilator simulation of {len(all_int)} events")
+            sim, rate = rtl.simulate(tmp / "rtl", design, all_int)
+            np.savez_compressed(tmp / "rtl" / "tb_data.npz", x_int=tb.astype(np.int32),
+                                expected=mix_emu[: len(tb)], frac_in=frac_in, frac_out=design.output_frac)
+            checks.append(compare("numpy", np.concatenate([emu_bg, *emu_sig.values()]), "verilator_rtl", sim))
+            checks.append(compare("hls4ml_predict", hls_scores, "verilator_rtl",
+                                  rtl.simulate(tmp / "rtl", design, mix)[0]))
+            rtl_info = {"latency_cycles": design.latency_cycles, "initiation_interval": 1,
+                        "latency_ns": design.latency_cycles * 1000.0 / s.clock_mhz,
+                        "output_width": design.output_width, "verilator_build_s": build_s,
+                        "verilator_events_per_s": rate,
+                        "timing": "timing closure NOT verified: no open tool gives Fmax for this part; "
+                                  "run rtl/build_vivado.tcl with Vivado"}
+            if s.estimate:
+                progress("RTL: yosys resource estimate (minutes)")
+                rtl_info["resources"] = rtl.yosys_estimate(tmp / "rtl", _short_part(part))
+            shutil.rmtree(tmp / "rtl" / "obj_dir", ignore_errors=True)
         divergence = None
         if not checks[1]["bit_exact"]:
             events = np.flatnonzero(mix_emu != hls_scores)[:20]
@@ -250,7 +299,8 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             "bit_exact": checks, "divergence": divergence,
             "thresholds": thresholds(graph, emu_bg, score_frac, s.rate_khz, BX_RATES_MHZ[s.bx_mhz] * 1000),
             "score_frac_bits": score_frac,
-            "latency": latency_summary(settings), "resources": resource_summary(graph),
+            "latency": latency_summary(settings, rtl_info), "resources": resource_summary(graph),
+            "rtl": rtl_info,
             "timings_s": {"convert_and_compile": convert_s, "total": time.time() - t0},
         }
         ok = all(c["bit_exact"] for c in checks)
@@ -311,6 +361,13 @@ def report_markdown(r: dict[str, Any]) -> str:
         lines.append(f"- {name}: at most {b['max_cycles_at_clock']} cycles at this clock; meets: {b['meets']}")
     res = r["resources"]
     lines += ["", f"{res['nonzero_weight_multiplications']} constant multiplications ({res['how']}).", ""]
+    est = (r.get("rtl") or {}).get("resources")
+    if est:
+        pct = est.get("percent_of_part", {})
+        lines += ["| resource | count | % of part |", "|---|---|---|"]
+        for k in ("LUT", "FF", "DSP", "CARRY"):
+            lines.append(f"| {k} | {est[k]} | {pct[k]:.3f} |" if k in pct else f"| {k} | {est[k]} | |")
+        lines += ["", f"({est['how']}; {est['seconds']:.0f} s)", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -18,7 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", default="", help="run folder (default: the newest under models/)")
     p.add_argument("--part", default="xcvu9p", help=f"FPGA part, short name or full string; known: {', '.join(PARTS)} "
                                                    "(default: xcvu9p)")
-    p.add_argument("--backend", default="vitis", help=f"hls4ml back end: {', '.join(BACKENDS)} (default: vitis)")
+    p.add_argument("--backend", default="vitis", help=f"hls4ml back end: {', '.join(BACKENDS)}, or rtl: also write "
+                                                      "pipelined Verilog (rtl/), simulate it with Verilator and report "
+                                                      "its latency in cycles (default: vitis)")
+    p.add_argument("--estimate", action="store_true", help="with --backend rtl: yosys resource estimate (minutes)")
     p.add_argument("--clock-mhz", type=float, default=200.0, help="target clock in MHz (default: 200)")
     p.add_argument("--reuse-factor", type=int, default=1, help="hls4ml reuse factor (default: 1, fully parallel)")
     p.add_argument("--strategy", default="Latency", choices=STRATEGIES, help="hls4ml strategy (default: Latency)")
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     s = ConvertSettings(run=a.run, part=a.part, backend=a.backend, clock_mhz=a.clock_mhz,
                         reuse_factor=a.reuse_factor, strategy=a.strategy, io_type=a.io_type, score=a.score,
                         output=a.output, force=a.force, rate_khz=a.rate_khz, bx_mhz=a.bx_mhz, n_tb=a.n_tb,
-                        n_hls=a.n_hls, csim=not a.no_csim)
+                        n_hls=a.n_hls, csim=not a.no_csim, estimate=a.estimate)
     try:
         report = run_convert(s, lambda m: print(m, file=sys.stderr, flush=True))
     except AATriggerError as exc:

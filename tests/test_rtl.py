@@ -1,0 +1,91 @@
+"""RTL back end: Verilog from the integer graph, Verilator simulation, yosys estimate."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import REFERENCE_RUN, assert_bit_exact
+
+from aa_trigger import deploy, fixedpoint, rtl
+from aa_trigger.deploy import DenseSpec, Fixed, FixedGraph
+from aa_trigger.errors import AATriggerError
+
+REQUIRE = os.environ.get("AA_TRIGGER_REQUIRE_RTL") == "1"  # set by .ci/run: CI must not skip these
+
+
+def _need(tool):
+    if shutil.which(tool) is None:
+        if REQUIRE:
+            pytest.fail(f"{tool} is required here ({rtl.INSTALL_HINT})")
+        pytest.skip(f"{tool} not installed ({rtl.INSTALL_HINT})")
+
+
+def tiny_graph(score="surrogate", seed=0):
+    """A small graph whose rounding hits ties, negative values and both saturation limits."""
+    rng = np.random.default_rng(seed)
+    l0 = DenseSpec("d0", rng.integers(-40, 40, (6, 5)), rng.integers(-60, 60, 5), 5, 3, "relu", Fixed(6, 3, False))
+    l1 = DenseSpec("mu_dense", rng.integers(-40, 40, (5, 3)), rng.integers(-60, 60, 3), 5, 3, "quant", Fixed(7, 3))
+    layers = [l0, l1]
+    if score == "surrogate":
+        layers.append(DenseSpec("out", rng.integers(-40, 40, (3, 1)), rng.integers(-60, 60, 1), 5, 3, "linear", None))
+    return FixedGraph(Fixed(8, 4), layers, score, 6)
+
+
+@pytest.mark.parametrize("score", ["surrogate", "mu2"])
+def test_verilator_matches_numpy_on_tiny_design(tmp_path, score):
+    _need("verilator")
+    graph = tiny_graph(score)
+    design = rtl.generate(graph)
+    assert design.latency_cycles == len(graph.layers) + (score == "mu2")
+    rtl.write_project(tmp_path, design, "xcvu9p-flga2104-2L-e", 240.0)
+    rng = np.random.default_rng(1)
+    x = rng.integers(-128, 128, (20000, 6))
+    x[:4] = [[-128] * 6, [127] * 6, [0] * 6, [1, -1, 2, -2, 3, -3]]
+    sim, _ = rtl.simulate(tmp_path, design, x)
+    _, layers = fixedpoint.run_graph(graph, x, trace=True, exact_int=True)
+    # the graph exercises both saturation limits of the latent type
+    lat = layers["mu_dense"].v
+    assert (lat == 63).any() and (lat == -64).any()
+    assert_bit_exact(f"verilator tiny {score}", sim, fixedpoint.score(graph, x))
+    assert "create_clock -period 4.1667" in (tmp_path / "constraints.xdc").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("score", deploy.SCORE_TYPES)
+def test_verilator_matches_golden(tmp_path, score):
+    _need("verilator")
+    from aa_trigger.runfolder import load_run
+
+    run = load_run(REFERENCE_RUN)
+    golden = dict(np.load(REFERENCE_RUN / "golden.npz"))
+    design = rtl.generate(deploy.fixed_graph(run, score))
+    rtl.write_project(tmp_path, design, "xcvu9p-flga2104-2L-e", 200.0)
+    sim, _ = rtl.simulate(tmp_path, design, golden["x_int"].astype(np.int64))
+    assert_bit_exact(f"verilator reference {score}", sim, golden[score])
+
+
+def test_yosys_estimate_on_tiny_design(tmp_path):
+    _need("yosys")
+    design = rtl.generate(tiny_graph())
+    rtl.write_project(tmp_path, design, "xcvu9p-flga2104-2L-e", 200.0)
+    est = rtl.yosys_estimate(tmp_path, "xcvu9p")
+    assert est["LUT"] > 0 and est["FF"] > 0
+    assert 0 < est["percent_of_part"]["LUT"] < 1
+
+
+def test_missing_tools_say_how_to_install(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(AATriggerError, match="verilator not found; install it with `apt-get install verilator"):
+        rtl.require_tools()
+    with pytest.raises(AATriggerError, match="yosys not found"):
+        rtl.yosys_estimate(REFERENCE_RUN, "xcvu9p")
+
+
+def test_csd_digits_reconstruct_the_constant():
+    for k in range(-300, 301):
+        digits = rtl.csd(k)
+        assert sum(sign << shift for sign, shift in digits) == k
+        shifts = [s for _, s in digits]
+        assert all(b - a >= 2 for a, b in zip(shifts, shifts[1:]))  # non-adjacent form
