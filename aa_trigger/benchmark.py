@@ -15,6 +15,12 @@ import time
 from pathlib import Path
 
 
+def rtl_available() -> bool:
+    import shutil
+
+    return shutil.which("verilator") is not None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m aa_trigger.benchmark", description=__doc__.split("\n\n")[1])
     p.add_argument("--run", default="", help="run folder (default: the newest under models/)")
@@ -68,7 +74,20 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         cs = hls.csim(Path(tmp) / "prj")
         rows.append(("g++ C simulation (build + run)", n, time.perf_counter() - t, n / (time.perf_counter() - t)))
+        rtl_out = None
+        if rtl_available():
+            from aa_trigger import rtl
+
+            design = rtl.generate(graph)
+            rtl.write_project(Path(tmp) / "rtl", design, hls.resolve_part("xcvu9p"), 200.0)
+            t = time.perf_counter()
+            rtl.build_verilator(Path(tmp) / "rtl")
+            build_s = time.perf_counter() - t
+            rtl_out, rate = rtl.simulate(Path(tmp) / "rtl", design, x_int)
+            rows.append((f"Verilator RTL simulation (run only; build {build_s:.0f} s)", n, n / rate, rate))
     exact = {"QKeras": np.array_equal(q, emu), "hls4ml": np.array_equal(h, emu[:n_hls]), "csim": np.array_equal(cs, emu)}
+    if rtl_out is not None:
+        exact["Verilator"] = np.array_equal(rtl_out, emu)
     print(f"Benchmark: encoder + {a.score} of {run.path}, {n} background events, {os.cpu_count()} CPU cores\n")
     print("| emulator | events | seconds | events/s |\n|---|---|---|---|")
     for name, count, dt, rate in rows:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from aa_trigger.cli import progress, quiet, run_job
 
 from aa_trigger.hls import BACKENDS, IO_TYPES, PARTS, STRATEGIES
 
@@ -43,25 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import warnings
-
-    warnings.filterwarnings("ignore")
+    quiet()
     from aa_trigger.conversion import ConvertSettings, report_markdown, run_convert
-    from aa_trigger.errors import AATriggerError
-
     s = ConvertSettings(run=a.run, part=a.part, backend=a.backend, clock_mhz=a.clock_mhz,
                         reuse_factor=a.reuse_factor, strategy=a.strategy, io_type=a.io_type, score=a.score,
                         output=a.output, force=a.force, rate_khz=a.rate_khz, bx_mhz=a.bx_mhz, n_tb=a.n_tb,
                         n_hls=a.n_hls, csim=not a.no_csim, estimate=a.estimate)
-    try:
-        report = run_convert(s, lambda m: print(m, file=sys.stderr, flush=True))
-    except AATriggerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; no project was written", file=sys.stderr)
-        return 130
+    code, report = run_job(lambda: run_convert(s, progress), "project")
+    if code:
+        return code
     print(report_markdown(report))
     print(f"project: {report['project']}")
     return 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from aa_trigger.cli import progress, quiet, run_job
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,24 +23,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet()
     from aa_trigger.config import from_namespace
-    from aa_trigger.errors import AATriggerError
 
-    def progress(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
-    try:
-        cfg = from_namespace(args)
+    def job():
         from aa_trigger.pipeline import run_training
 
-        result = run_training(cfg, progress)
-    except AATriggerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; no run folder was written", file=sys.stderr)
-        return 130
+        return run_training(from_namespace(args), progress)
+
+    code, result = run_job(job, "run folder")
+    if code:
+        return code
     print(result.summary)
     print(f"run folder: {result.path}  ({result.seconds:.0f} s)")
     return 0

@@ -156,3 +156,27 @@ def test_float64_fast_path_equals_int64_path(run, score):
     assert_bit_exact(f"{score} float64 vs int64", fast.to_float()[:, 0], exact.to_float()[:, 0])
     for name in exact_layers:
         assert np.array_equal(fast_layers[name].v, exact_layers[name].v.astype(np.float64)), name
+
+
+@pytest.mark.slow
+def test_convert_rtl_backend(tmp_path):
+    if subprocess.run(["which", "verilator"], capture_output=True).returncode != 0:
+        pytest.skip("verilator not installed")
+    out = tmp_path / "fw"
+    res = _convert_cli("--run", str(REFERENCE_RUN), "--backend", "rtl", "--clock-mhz", "240", "--output", str(out),
+                       "--n-tb", "300", "--n-hls", "3000", "--no-csim")
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    rtl_checks = [c for c in report["bit_exact"] if c["b"] == "verilator_rtl"]
+    assert len(rtl_checks) == 2 and all(c["bit_exact"] and c["events"] > 0 for c in rtl_checks)
+    assert rtl_checks[0]["events"] == report["n_background_test"] + sum(report["n_signal_test"].values())
+    assert report["latency"]["latency_cycles"] == report["rtl"]["latency_cycles"] >= 4
+    assert report["latency"]["latency_ns"] == pytest.approx(report["rtl"]["latency_cycles"] * 1000 / 240)
+    for f in ("aa_trigger_score.v", "build_vivado.tcl", "constraints.xdc", "harness.cpp", "tb_data.npz"):
+        assert (out / "rtl" / f).is_file(), f
+    assert not (out / "rtl" / "obj_dir").exists()
+
+
+def test_estimate_needs_rtl_backend(tmp_path):
+    res = _convert_cli("--run", str(REFERENCE_RUN), "--estimate", "--output", str(tmp_path / "fw"))
+    assert res.returncode == 2 and "--estimate needs --backend rtl" in res.stderr
