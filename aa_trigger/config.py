@@ -32,7 +32,8 @@ class TrainConfig:
                                               "AA fine-tuning")
     data: list[str] = _opt([], "your own data, [NAME=]PATH, repeatable: CSV/Parquet/HDF5/NPY tables, LHCO "
                                "features HDF, CICIDS2017 CSVs, IDX/Kaggle-CSV/sprite-PNG images, ADC2021 files. "
-                               "With several sources, labels are NAME:LABEL and NAME alone means all of a source",
+                               "With several sources, NAME:LABEL selects a label of one source, NAME a whole source and LABEL "
+                               "that label in every source",
                            nargs="+", action="extend")
     background: list[str] = _opt([], "with --data: labels that are background", nargs="+")
     finetune: list[str] = _opt([], "with --data: labels of the known anomalies used in AA fine-tuning", nargs="+")

@@ -290,6 +290,9 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             "part": part, "backend": backend, "hls_settings": asdict(settings),
             "input_type": graph.input_type.hls(), "score_type": out_type,
             "score_range_seen": [float(all_emu.min()), float(all_emu.max())],
+            "score_type_check": (f"no wrap possible: the score type holds every value the inputs of type "
+                                 f"{graph.input_type.hls()} can produce (exact accumulator widths; "
+                                 f"largest intermediate {fixedpoint.accumulator_bits(graph)} bits)"),
             "n_background_test": int(len(emu_bg)), "n_signal_test": {k: int(len(v)) for k, v in emu_sig.items()},
             "auc": auc_table,
             "auc_gap_emulated_vs_qkeras": {k: auc_table["emulated_firmware"][k]["auc"] - auc_table["qkeras"][k]["auc"]

@@ -151,7 +151,7 @@ def _raw_user(cfg: TrainConfig, progress: Progress | None):
     available = sorted(set(qual))
 
     def select(token: str) -> np.ndarray:
-        m = (qual == token) | (rows_src == token)
+        m = (qual == token) | (rows_src == token) | (rows_lab == token)  # NAME:LABEL, NAME or LABEL
         if not m.any():
             raise AATriggerError(f"unknown label {token!r}; labels: {', '.join(available[:30])}")
         return m

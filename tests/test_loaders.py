@@ -210,3 +210,16 @@ def test_convert_a_tabular_run(shared_data, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     report = json.loads((tmp_path / "fw" / "report.json").read_text())
     assert report["all_bit_exact"] and report["input_type"] == "fixed<14,6>"
+
+
+def test_plain_label_matches_across_sources(tmp_path):
+    rng = np.random.default_rng(3)
+    for day in ("tue", "wed"):
+        df = pd.DataFrame(rng.exponential(size=(100, 3)), columns=list("abc"))
+        df["Label"] = ["BENIGN"] * 80 + [f"attack_{day}"] * 20
+        df.to_csv(tmp_path / f"{day}.csv", index=False)
+    cfg = TrainConfig(data=[f"tue={tmp_path / 'tue.csv'}", f"wed={tmp_path / 'wed.csv'}"],
+                      background=["BENIGN"], finetune=["attack_tue"])
+    data = load_dataset(cfg)
+    assert len(data.x_train) + len(data.x_test) == 160
+    assert set(data.signals_test) == {"attack_tue", "wed:attack_wed"}
