@@ -227,6 +227,7 @@ def build_verilator(folder: Path, timeout: int = 3600) -> Path:
     exe = shutil.which("verilator")
     if exe is None:
         raise AATriggerError(f"verilator not found; {INSTALL_HINT}")
+    folder = Path(folder).resolve()
     obj = folder / "obj_dir"
     cmd = [exe, "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast",
            "--top-module", TOP, "--Mdir", str(obj), "-o", "vsim", f"{TOP}.v", "harness.cpp"]
@@ -239,6 +240,7 @@ def build_verilator(folder: Path, timeout: int = 3600) -> Path:
 
 def simulate(folder: Path, design: RTLDesign, x_int: np.ndarray, timeout: int = 3600) -> tuple[np.ndarray, float]:
     """Run the Verilator simulation on integer inputs; returns (scores as floats, events/s)."""
+    folder = Path(folder).resolve()
     vsim = folder / "obj_dir" / "vsim"
     if not vsim.is_file():
         vsim = build_verilator(folder)
@@ -265,6 +267,7 @@ def yosys_estimate(folder: Path, part_short: str, timeout: int = 7200) -> dict[s
     family = PART_RESOURCES.get(part_short, {}).get("family", "xcup")
     script = f"read_verilog {TOP}.v; synth_xilinx -family {family} -flatten -top {TOP}; stat"
     t = time.perf_counter()
+    folder = Path(folder).resolve()
     res = subprocess.run([exe, "-q", "-p", script, "-l", "yosys.log"], cwd=folder, capture_output=True, text=True,
                          timeout=timeout)
     if res.returncode != 0:

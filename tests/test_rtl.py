@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,3 +90,14 @@ def test_csd_digits_reconstruct_the_constant():
         assert sum(sign << shift for sign, shift in digits) == k
         shifts = [s for _, s in digits]
         assert all(b - a >= 2 for a, b in zip(shifts, shifts[1:]))  # non-adjacent form
+
+
+def test_relative_project_folder(tmp_path, monkeypatch):
+    _need("verilator")
+    monkeypatch.chdir(tmp_path)
+    graph = tiny_graph("mu2", seed=3)
+    design = rtl.generate(graph)
+    rtl.write_project(Path("fw") / "rtl", design, "xcvu9p-flga2104-2L-e", 200.0)
+    x = np.random.default_rng(2).integers(-128, 128, (500, 6))
+    sim, _ = rtl.simulate(Path("fw") / "rtl", design, x)
+    assert_bit_exact("relative folder", sim, fixedpoint.score(graph, x))
