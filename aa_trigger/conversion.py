@@ -45,6 +45,7 @@ class ConvertSettings:
     n_hls: int = 20000
     csim: bool = True
     estimate: bool = False
+    adder_levels: int = 0  # RTL: adder levels per pipeline stage; 0 = chosen from the clock
 
 
 def newest_run(root: Path = Path("models")) -> Path:
@@ -198,6 +199,10 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
         raise AATriggerError(f"unknown io type {s.io_type!r}; choose one of {', '.join(hls.IO_TYPES)}")
     if s.clock_mhz <= 0 or s.reuse_factor < 1 or s.n_tb < 1 or s.n_hls < 1:
         raise AATriggerError("--clock-mhz, --reuse-factor, --n-tb and --n-hls must be positive")
+    if s.adder_levels < 0:
+        raise AATriggerError(f"--adder-levels must be a positive integer or auto, not {s.adder_levels}")
+    if s.adder_levels and not use_rtl:
+        raise AATriggerError("--adder-levels needs --backend rtl")
     if s.bx_mhz not in BX_RATES_MHZ:
         raise AATriggerError(f"--bx-mhz must be one of {', '.join(BX_RATES_MHZ)}")
     run_path = Path(s.run) if s.run else newest_run()
@@ -251,8 +256,10 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             checks.append(compare("numpy", mix_emu[: len(tb)], "csim", cs))
         rtl_info = None
         if use_rtl:
-            progress(f"RTL: writing Verilog, building the Verilator simulation")
-            design = rtl.generate(graph)
+            levels = s.adder_levels or rtl.levels_per_stage(s.clock_mhz)
+            design = rtl.generate(graph, levels)
+            progress(f"RTL: {design.latency_cycles}-stage pipeline ({levels} adder levels per stage); "
+                     "building the Verilator simulation (minutes)")
             rtl.write_project(tmp / "rtl", design, part, s.clock_mhz)
             tv = time.time()
             rtl.build_verilator(tmp / "rtl")
@@ -266,6 +273,12 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             checks.append(compare("hls4ml_predict", hls_scores, "verilator_rtl",
                                   rtl.simulate(tmp / "rtl", design, mix)[0]))
             rtl_info = {"latency_cycles": design.latency_cycles, "initiation_interval": 1,
+                        "adder_levels_per_stage": levels,
+                        "adder_levels_choice": ("--adder-levels" if s.adder_levels else
+                                                f"auto: floor((clock period - {rtl.REGISTER_OVERHEAD_NS} ns) / "
+                                                f"{rtl.ADDER_LEVEL_NS} ns per adder level), an assumption for "
+                                                "UltraScale+ -2, not a timing analysis"),
+                        "stages": design.stages,
                         "latency_ns": design.latency_cycles * 1000.0 / s.clock_mhz,
                         "output_width": design.output_width, "verilator_build_s": build_s,
                         "verilator_events_per_s": rate,

@@ -10,6 +10,18 @@ from aa_trigger.cli import progress, quiet, run_job
 from aa_trigger.hls import BACKENDS, IO_TYPES, PARTS, STRATEGIES
 
 
+def _levels(v: str) -> int:
+    if v == "auto":
+        return 0
+    try:
+        n = int(v)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or auto, not {v!r}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m aa_trigger.convert",
@@ -23,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "pipelined Verilog (rtl/), simulate it with Verilator and report "
                                                       "its latency in cycles (default: vitis)")
     p.add_argument("--estimate", action="store_true", help="with --backend rtl: yosys resource estimate (minutes)")
+    p.add_argument("--adder-levels", default="auto", type=_levels,
+                   help="with --backend rtl: adder levels per pipeline stage, or auto: from the clock, assuming "
+                        "about 1 ns per adder level (default: auto)")
     p.add_argument("--clock-mhz", type=float, default=200.0, help="target clock in MHz (default: 200)")
     p.add_argument("--reuse-factor", type=int, default=1, help="hls4ml reuse factor (default: 1, fully parallel)")
     p.add_argument("--strategy", default="Latency", choices=STRATEGIES, help="hls4ml strategy (default: Latency)")
@@ -49,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     s = ConvertSettings(run=a.run, part=a.part, backend=a.backend, clock_mhz=a.clock_mhz,
                         reuse_factor=a.reuse_factor, strategy=a.strategy, io_type=a.io_type, score=a.score,
                         output=a.output, force=a.force, rate_khz=a.rate_khz, bx_mhz=a.bx_mhz, n_tb=a.n_tb,
-                        n_hls=a.n_hls, csim=not a.no_csim, estimate=a.estimate)
+                        n_hls=a.n_hls, csim=not a.no_csim, estimate=a.estimate,
+                        adder_levels=a.adder_levels)
     code, report = run_job(lambda: run_convert(s, progress), "project")
     if code:
         return code

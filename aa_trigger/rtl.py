@@ -17,7 +17,6 @@ graph keeps exactness without either problem.
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 import subprocess
@@ -49,9 +48,22 @@ def require_tools(estimate: bool = False) -> None:
             raise AATriggerError(f"{tool} not found; {INSTALL_HINT}")
 
 
-def _bits(bound: float) -> int:
-    """Signed width holding every integer of magnitude <= bound."""
-    return int(math.ceil(math.log2(bound + 1))) + 1
+#: assumed delay of one adder level (a ~20-bit carry-chain add plus routing) and of the register
+#: overhead (clock-to-out, setup, skew) on UltraScale+ -2; only used to choose how many adder levels
+#: go into one pipeline stage at the requested clock. Not a timing analysis.
+ADDER_LEVEL_NS = 1.0
+REGISTER_OVERHEAD_NS = 0.5
+
+
+def levels_per_stage(clock_mhz: float) -> int:
+    """Adder levels per pipeline stage at a clock (the ``auto`` choice; override with an integer)."""
+    return max(1, int((1000.0 / clock_mhz - REGISTER_OVERHEAD_NS) // ADDER_LEVEL_NS))
+
+
+def _sbits(lo: int, hi: int) -> int:
+    """Signed two's-complement width holding every integer in [lo, hi]."""
+    one = lambda v: v.bit_length() + 1 if v >= 0 else (-v - 1).bit_length() + 1  # noqa: E731
+    return max(2, one(lo), one(hi))
 
 
 @dataclass
@@ -62,6 +74,8 @@ class RTLDesign:
     n_inputs: int
     output_width: int
     output_frac: int
+    adder_levels_per_stage: int
+    stages: list[str]  # what each pipeline stage computes
 
 
 def csd(k: int) -> list[tuple[int, int]]:
@@ -77,87 +91,183 @@ def csd(k: int) -> list[tuple[int, int]]:
     return digits
 
 
-def _const_mult_terms(x: str, k: int) -> list[str]:
-    """``x * k`` as signed shifted adds (CSD digits): constant-coefficient multiplication as an L1
-    design wants it, in LUTs and carry chains with no DSP. Inside a sized signed sum, ``x`` is
-    sign-extended to the sum's width before the shift, so every term is exact."""
-    return [f"{'+' if sign > 0 else '-'} ({x} <<< {shift})" for sign, shift in csd(k)]
-
-
 def _lit(v: int, width: int) -> str:
+    """A sized signed literal of at least ``width`` bits. A negative value is written as the
+    negation of its magnitude, which needs its own sign bit (``-11'sd1024`` would be +1024)."""
+    width = max(width, _sbits(0, abs(v)))
     return f"-{width}'sd{-v}" if v < 0 else f"{width}'sd{v}"
 
 
-def generate(graph: FixedGraph) -> RTLDesign:
-    """Verilog of the graph: ports in_0..in_{n-1} (signed input type), clk, score."""
+@dataclass
+class _Node:
+    """A signed value in the netlist: a Verilog expression and the exact interval it lies in."""
+
+    expr: str
+    lo: int
+    hi: int
+
+    @property
+    def width(self) -> int:
+        return _sbits(self.lo, self.hi)
+
+
+class _Netlist:
+    """Writes wires and pipeline registers; every width follows from exact value intervals."""
+
+    def __init__(self, levels: int) -> None:
+        self.body: list[str] = []
+        self.levels = levels  # adder levels per pipeline stage
+        self.level = 0  # adder levels since the last register rank
+        self.ranks: list[str] = []
+        self.registered: set[str] = set()
+        self._n = 0
+
+    def _name(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}_{self._n}"
+
+    def wire(self, prefix: str, expr: str, lo: int, hi: int) -> _Node:
+        name = self._name(prefix)
+        self.body.append(f"    wire signed [{_sbits(lo, hi) - 1}:0] {name} = {expr};")
+        return _Node(name, lo, hi)
+
+    def reg(self, prefix: str, node: _Node, expr: str | None = None) -> _Node:
+        name = self._name(prefix)
+        self.body.append(f"    reg signed [{node.width - 1}:0] {name};")
+        self.body.append(f"    always @(posedge clk) {name} <= {expr or node.expr};")
+        self.registered.add(name)
+        return _Node(name, node.lo, node.hi)
+
+    def named(self, prefix: str, node: _Node) -> _Node:
+        """The node as a named signal (bit selects need one)."""
+        return node if re.fullmatch(r"\w+", node.expr) else self.wire(prefix, node.expr, node.lo, node.hi)
+
+    def output_rank(self, what: str, nodes: list[_Node], prefix: str) -> list[_Node]:
+        """End a stage at a layer output, unless the adder trees just ended with a register rank."""
+        if self.level == 0 and all(n.expr in self.registered for n in nodes):
+            return nodes
+        self.ranks.append(what)
+        self.level = 0
+        return [self.reg(prefix, n) for n in nodes]
+
+    def rank(self, what: str, groups: list[list[_Node]], prefix: str) -> list[list[_Node]]:
+        """Register every live value: one pipeline stage ends here."""
+        self.ranks.append(what)
+        self.level = 0
+        return [[self.reg(prefix, n) for n in g] for g in groups]
+
+    def adder_trees(self, groups: list[list[_Node]], prefix: str, what: str) -> list[_Node]:
+        """Balanced binary adder trees, one per group, with a register rank every ``levels`` levels.
+
+        All groups advance level by level together, so every output leaves in the same cycle."""
+        depth = 0
+        while any(len(g) > 1 for g in groups):
+            nxt = []
+            for g in groups:
+                pairs = [self.wire(prefix, f"{a.expr} + {b.expr}", a.lo + b.lo, a.hi + b.hi)
+                         for a, b in zip(g[0::2], g[1::2])]
+                nxt.append(pairs + g[len(pairs) * 2:])
+            groups = nxt
+            self.level += 1
+            depth += 1
+            if self.level == self.levels:
+                groups = self.rank(f"{what}: adder levels up to {depth}", groups, prefix + "_p")
+        return [g[0] for g in groups]
+
+
+def _const_terms(x: _Node, k: int) -> list[_Node]:
+    """``x * k`` as signed shifted copies of ``x`` (CSD digits): a constant multiplication in LUTs and
+    carry chains with no DSP. Inside a sized signed sum ``x`` is sign-extended before the shift, so
+    every term is exact."""
+    out = []
+    for sign, shift in csd(k):
+        lo, hi = (x.lo << shift, x.hi << shift) if sign > 0 else (-(x.hi << shift), -(x.lo << shift))
+        out.append(_Node(f"{'' if sign > 0 else '-'}({x.expr} <<< {shift})", lo, hi))
+    return out
+
+
+def generate(graph: FixedGraph, levels: int = 3) -> RTLDesign:
+    """Pipelined Verilog of the graph: ports clk, in_0..in_{n-1} (signed input type), score.
+
+    Each dense layer is, per output, a balanced adder tree of the CSD terms of its constant
+    products and its bias (exact, widths from value intervals), then round half to even
+    (AP_RND_CONV), ReLU and saturation (AP_SAT) to the layer's type. A register rank is placed
+    after every ``levels`` adder levels and at every layer output; initiation interval 1."""
+    if levels < 1:
+        raise AATriggerError(f"adder levels per pipeline stage must be >= 1, not {levels}")
     w_in = graph.input_type.width
-    lines = [f"// generated by aa_trigger: encoder + {graph.score}; one pipeline stage per layer, II = 1",
-             "`timescale 1ns / 1ps", f"module {TOP} (", "    input wire clk,"]
+    net = _Netlist(levels)
+    lines = [f"// generated by aa_trigger: encoder + {graph.score}; CSD adder trees, {levels} adder levels per "
+             "pipeline stage, II = 1", "`timescale 1ns / 1ps", f"module {TOP} (", "    input wire clk,"]
     lines += [f"    input wire signed [{w_in - 1}:0] in_{i}," for i in range(graph.n_features)]
-    body: list[str] = []
-    names = [f"in_{i}" for i in range(graph.n_features)]
-    bound, frac = float(2 ** (w_in - 1)), graph.input_type.frac
-    stages = 0
+    xs = [_Node(f"in_{i}", -(1 << (w_in - 1)), (1 << (w_in - 1)) - 1) for i in range(graph.n_features)]
+    frac = graph.input_type.frac
     for layer in graph.layers:
         acc_frac = frac + layer.w_frac
-        bias = layer.bias.astype(object) * (1 << (acc_frac - layer.b_frac))
         n_out = layer.kernel.shape[1]
-        body.append(f"    // {layer.name}: {layer.kernel.shape[0]} -> {n_out}, {layer.activation}"
-                    + (f" -> {layer.out_type.hls('RND_CONV', 'SAT')}" if layer.out_type else " (exact)"))
-        outs = []
-        out_bound = 0.0
+        t = layer.out_type
+        net.body.append(f"    // {layer.name}: {layer.kernel.shape[0]} -> {n_out}, {layer.activation}"
+                        + (f" -> {t.hls('RND_CONV', 'SAT')}" if t else " (exact)"))
+        groups = []
         for j in range(n_out):
-            acc_bound = bound * float(np.abs(layer.kernel[:, j]).sum()) + abs(int(bias[j]))
-            aw = _bits(acc_bound)
-            terms = [t for i, k in enumerate(layer.kernel[:, j]) for t in _const_mult_terms(names[i], int(k))]
-            acc = f"{layer.name}_acc{j}"
-            body.append(f"    wire signed [{aw - 1}:0] {acc} = {_lit(int(bias[j]), aw)} " + " ".join(terms) + ";")
-            out = f"{layer.name}_{j}"
-            t = layer.out_type
-            if t is None:
-                body.append(f"    reg signed [{aw - 1}:0] {out};")
-                body.append(f"    always @(posedge clk) {out} <= {acc};")
-                out_bound = max(out_bound, acc_bound)
+            b = int(layer.bias[j]) << (acc_frac - layer.b_frac)
+            terms = [term for i, k in enumerate(layer.kernel[:, j]) for term in _const_terms(xs[i], int(k))]
+            if b or not terms:
+                terms.insert(0, _Node(_lit(b, _sbits(b, b)), b, b))
+            groups.append(terms)
+        accs = net.adder_trees(groups, layer.name, layer.name)
+        if t is None:  # exact output
+            xs = net.output_rank(f"{layer.name}: exact output", accs, layer.name + "_out")
+            frac = acc_frac
+            continue
+        s = acc_frac - t.frac
+        hi_t = (1 << (t.width - (1 if t.signed else 0))) - 1
+        lo_t = -(1 << (t.width - 1)) if t.signed else 0
+        outs = []
+        for a in accs:
+            a = net.named(layer.name + "_acc", a)
+            top = a.width - 1  # bits above the top are copies of the sign bit
+            if s >= 1:  # round half to even: up if the dropped part is > 1/2, or = 1/2 and the kept part is odd
+                q = _Node(f"({a.expr} >>> {s})", a.lo >> s, a.hi >> s)
+                sticky = f" | (|{a.expr}[{min(s - 2, top)}:0])" if s >= 2 else ""
+                up = f"$signed({{1'b0, {a.expr}[{min(s - 1, top)}] & ({a.expr}[{min(s, top)}]{sticky})}})"
+                r = net.wire(layer.name + "_rnd", f"{q.expr} + {up}", q.lo, q.hi + 1)
             else:
-                s = acc_frac - t.frac
-                ow = t.width + (0 if t.signed else 1)  # unsigned types get a zero sign bit
-                hi = (1 << (t.width - (1 if t.signed else 0))) - 1
-                lo = -(1 << (t.width - 1)) if t.signed else 0
-                rw = aw + 1 + max(0, -s)
-                r = f"{layer.name}_rnd{j}"
-                if s >= 1:
-                    q = f"{layer.name}_q{j}"
-                    body.append(f"    wire signed [{aw - 1}:0] {q} = {acc} >>> {s};")
-                    sticky = f" | (|{acc}[{s - 2}:0])" if s >= 2 else ""
-                    body.append(f"    wire {r}_up = {acc}[{s - 1}] & ({q}[0]{sticky});")
-                    body.append(f"    wire signed [{rw - 1}:0] {r} = {q} + $signed({{1'b0, {r}_up}});")
-                else:
-                    body.append(f"    wire signed [{rw - 1}:0] {r} = {acc} <<< {-s};")
-                body.append(f"    reg signed [{ow - 1}:0] {out};")
-                neg = f"({acc} < {_lit(0, aw)}) ? {_lit(0, ow)} : " if layer.activation == "relu" else ""
-                body.append(f"    always @(posedge clk) {out} <= {neg}({r} > {_lit(hi, rw)}) ? {_lit(hi, ow)} : "
-                            f"({r} < {_lit(lo, rw)}) ? {_lit(lo, ow)} : {r}[{ow - 1}:0];")
-                out_bound = max(out_bound, float(max(hi, -lo)))
-            outs.append(out)
-        names = outs
-        bound = out_bound
-        frac = acc_frac if layer.out_type is None else layer.out_type.frac
-        stages += 1
+                r = net.wire(layer.name + "_rnd", f"{a.expr} <<< {-s}", a.lo << -s, a.hi << -s)
+            cw = max(r.width, _sbits(lo_t, hi_t))
+            expr = r.expr
+            if r.lo < lo_t:
+                expr = f"({r.expr} < {_lit(lo_t, cw)}) ? {_lit(lo_t, cw)} : {expr}"
+            if r.hi > hi_t:
+                expr = f"({r.expr} > {_lit(hi_t, cw)}) ? {_lit(hi_t, cw)} : {expr}"
+            if layer.activation == "relu" and a.lo < 0:
+                expr = f"({a.expr} < {_lit(0, a.width)}) ? {_lit(0, cw)} : {expr}"
+            lo, hi = max(r.lo, lo_t), min(r.hi, hi_t)
+            if layer.activation == "relu":
+                lo, hi = max(lo, 0), max(hi, 0)
+            outs.append(net.reg(layer.name + "_out", _Node(expr, min(lo, hi), hi)))
+        net.ranks.append(f"{layer.name}: round (RND_CONV), {'ReLU, ' if layer.activation == 'relu' else ''}"
+                         f"saturate to {t.hls()}")
+        net.level = 0
+        xs = outs
+        frac = t.frac
     if graph.score == "mu2":
-        ow = _bits(bound**2 * len(names))
-        body.append(f"    // score: sum of mu^2, exact")
-        body.append(f"    reg signed [{ow - 1}:0] score_r;")
-        body.append("    always @(posedge clk) score_r <= " + " + ".join(f"({n} * {n})" for n in names) + ";")
-        out_name, out_frac = "score_r", 2 * frac
-        stages += 1
-    else:
-        out_name, out_frac = names[0], frac
-        ow = int(re.search(rf"reg signed \[(\d+):0\] {out_name};", "\n".join(body)).group(1)) + 1
+        net.body.append("    // score: sum of mu^2, exact")
+        squares = [net.wire("sq", f"{x.expr} * {x.expr}", 0 if x.lo <= 0 <= x.hi else min(x.lo**2, x.hi**2),
+                            max(x.lo**2, x.hi**2)) for x in xs]
+        net.level += 1
+        groups = [squares]
+        if net.level == levels:
+            groups = net.rank("score: squares", groups, "sq_p")
+        xs = net.output_rank("score: sum of mu^2", net.adder_trees(groups, "mu2", "score"), "score")
+        frac = 2 * frac
+    out = xs[0]
+    ow = out.width
     if ow > 64:
         raise AATriggerError(f"the score needs {ow} bits; the RTL back end supports at most 64")
-    lines += [f"    output wire signed [{ow - 1}:0] score", ");"] + body
-    lines += [f"    assign score = {out_name};", "endmodule", ""]
-    return RTLDesign("\n".join(lines), stages, w_in, graph.n_features, ow, out_frac)
+    lines += [f"    output wire signed [{ow - 1}:0] score", ");"] + net.body
+    lines += [f"    assign score = {out.expr};", "endmodule", ""]
+    return RTLDesign("\n".join(lines), len(net.ranks), w_in, graph.n_features, ow, frac, levels, net.ranks)
 
 
 def _harness(d: RTLDesign) -> str:

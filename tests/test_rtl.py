@@ -35,11 +35,16 @@ def tiny_graph(score="surrogate", seed=0):
 
 
 @pytest.mark.parametrize("score", ["surrogate", "mu2"])
-def test_verilator_matches_numpy_on_tiny_design(tmp_path, score):
+@pytest.mark.parametrize("levels", [1, 2, 3, 64])
+def test_verilator_matches_numpy_on_tiny_design(tmp_path, score, levels):
     _need("verilator")
     graph = tiny_graph(score)
-    design = rtl.generate(graph)
-    assert design.latency_cycles == len(graph.layers) + (score == "mu2")
+    # negative powers of two as biases: a literal like -11'sd1024 would silently be +1024
+    graph.layers[0].bias[:2] = [-64, -32]
+    design = rtl.generate(graph, levels)
+    if levels == 64:  # every layer's adder tree fits in one stage
+        assert design.latency_cycles == len(graph.layers) + (score == "mu2")
+    assert len(design.stages) == design.latency_cycles
     rtl.write_project(tmp_path, design, "xcvu9p-flga2104-2L-e", 240.0)
     rng = np.random.default_rng(1)
     x = rng.integers(-128, 128, (20000, 6))
@@ -49,8 +54,24 @@ def test_verilator_matches_numpy_on_tiny_design(tmp_path, score):
     # the graph exercises both saturation limits of the latent type
     lat = layers["mu_dense"].v
     assert (lat == 63).any() and (lat == -64).any()
-    assert_bit_exact(f"verilator tiny {score}", sim, fixedpoint.score(graph, x))
+    assert_bit_exact(f"verilator tiny {score}, {levels} levels", sim, fixedpoint.score(graph, x))
     assert "create_clock -period 4.1667" in (tmp_path / "constraints.xdc").read_text()
+
+
+def test_fewer_levels_per_stage_deepen_the_pipeline():
+    graph = deploy.FixedGraph(Fixed(14, 6), [DenseSpec("d0", np.ones((57, 4), np.int64) * 85, np.zeros(4, np.int64),
+                                                       6, 4, "quant", Fixed(12, 6))], "mu2", 57)
+    depth = [rtl.generate(graph, n).latency_cycles for n in (1, 2, 3, 4, 100)]
+    assert depth == sorted(depth, reverse=True) and depth[0] > depth[-1] == 2
+    assert rtl.levels_per_stage(240.0) == 3 and rtl.levels_per_stage(40.0) == 24
+    with pytest.raises(AATriggerError, match="must be >= 1"):
+        rtl.generate(graph, 0)
+
+
+def test_negative_literals_carry_their_sign_bit():
+    assert rtl._lit(-1024, 11) == "-12'sd1024"
+    assert rtl._lit(-1023, 11) == "-11'sd1023"
+    assert rtl._lit(5, 2) == "4'sd5"
 
 
 @pytest.mark.slow
