@@ -163,8 +163,9 @@ def latency_summary(settings: hls.HLSSettings, rtl_info: dict[str, Any] | None =
         return {
             "clock_mhz": settings.clock_mhz, "clock_period_ns": period,
             "latency_cycles": rtl_info["latency_cycles"], "latency_ns": ns, "initiation_interval": 1,
-            "how": f"RTL back end: {rtl_info['latency_cycles']} pipeline stages by construction, at the requested "
-                   f"clock; {rtl_info['timing']}",
+            "how": f"RTL back end: {rtl_info['latency_cycles']} pipeline stages by construction, "
+                   f"{rtl_info['adder_levels_per_stage']} adder levels per stage ({rtl_info['adder_levels_choice']}), "
+                   f"initiation interval 1; {rtl_info['timing']}",
             "budgets": {name: {"budget_ns": b, "max_cycles_at_clock": int(b // period),
                                "meets": ("yes" if ns <= b else "no") + " (if timing closes at this clock)"}
                         for name, b in BUDGETS.items()},
@@ -373,6 +374,9 @@ def report_markdown(r: dict[str, Any]) -> str:
     lat = r["latency"]
     lines += ["", "## Latency and resources", "", f"Clock {lat['clock_mhz']:g} MHz ({lat['clock_period_ns']:.3g} ns). "
               f"{lat['how']}", ""]
+    stages = (r.get("rtl") or {}).get("stages")
+    if stages:
+        lines += ["Pipeline stages: " + "; ".join(f"{i + 1}. {st}" for i, st in enumerate(stages)) + ".", ""]
     for name, b in lat["budgets"].items():
         lines.append(f"- {name}: at most {b['max_cycles_at_clock']} cycles at this clock; meets: {b['meets']}")
     res = r["resources"]
@@ -383,6 +387,8 @@ def report_markdown(r: dict[str, Any]) -> str:
         lines += ["| resource | count | % of part |", "|---|---|---|"]
         for k in ("LUT", "FF", "DSP", "CARRY"):
             lines.append(f"| {k} | {est[k]} | {pct[k]:.3f} |" if k in pct else f"| {k} | {est[k]} | |")
+        if est.get("logic_depth_cells") is not None:
+            lines += ["", f"Deepest combinational path between registers: {est['logic_depth_cells']} cells."]
         lines += ["", f"({est['how']}; {est['seconds']:.0f} s)", ""]
     return "\n".join(lines) + "\n"
 

@@ -177,12 +177,14 @@ class _Netlist:
 
 def _const_terms(x: _Node, k: int) -> list[_Node]:
     """``x * k`` as signed shifted copies of ``x`` (CSD digits): a constant multiplication in LUTs and
-    carry chains with no DSP. Inside a sized signed sum ``x`` is sign-extended before the shift, so
-    every term is exact."""
+    carry chains with no DSP. A shift is a concatenation with zeros (plain wiring; written as a
+    shift, yosys turns it into a constant multiplication); inside a sized signed sum it is
+    sign-extended, so every term is exact."""
     out = []
     for sign, shift in csd(k):
         lo, hi = (x.lo << shift, x.hi << shift) if sign > 0 else (-(x.hi << shift), -(x.lo << shift))
-        out.append(_Node(f"{'' if sign > 0 else '-'}({x.expr} <<< {shift})", lo, hi))
+        shifted = f"$signed({{{x.expr}, {shift}'b0}})" if shift else x.expr  # wiring, no shifter
+        out.append(_Node(f"{'' if sign > 0 else '-'}{shifted}", lo, hi))
     return out
 
 
@@ -375,7 +377,11 @@ def yosys_estimate(folder: Path, part_short: str, timeout: int = 7200) -> dict[s
     if exe is None:
         raise AATriggerError(f"yosys not found; {INSTALL_HINT}")
     family = PART_RESOURCES.get(part_short, {}).get("family", "xcup")
-    script = f"read_verilog {TOP}.v; synth_xilinx -family {family} -flatten -top {TOP}; stat"
+    # out of context (no I/O buffers, as the design sits inside a trigger board's firmware); no wide-LUT
+    # muxes (yosys 0.23's ABC maps the adder compressors into LUT6+MUXF7..9 at about twice the LUTs);
+    # ltp over everything but the flip-flops: the deepest combinational path between registers.
+    script = (f"read_verilog {TOP}.v; synth_xilinx -family {family} -flatten -noiopad -noclkbuf -nowidelut "
+              f"-top {TOP}; tee -q -o ltp.txt ltp -noff * t:FD* %d; stat")
     t = time.perf_counter()
     folder = Path(folder).resolve()
     res = subprocess.run([exe, "-q", "-p", script, "-l", "yosys.log"], cwd=folder, capture_output=True, text=True,
@@ -391,10 +397,13 @@ def yosys_estimate(folder: Path, part_short: str, timeout: int = 7200) -> dict[s
     ff = sum(v for k, v in cells.items() if re.fullmatch(r"FD[A-Z]*", k))
     dsp = sum(v for k, v in cells.items() if k.startswith("DSP"))
     carry = sum(v for k, v in cells.items() if k.startswith("CARRY"))
+    m = re.search(r"length=(\d+)", (folder / "ltp.txt").read_text()) if (folder / "ltp.txt").is_file() else None
     out: dict[str, object] = {"LUT": lut, "FF": ff, "DSP": dsp, "CARRY": carry, "cells": cells,
+                              "logic_depth_cells": int(m.group(1)) if m else None,
                               "seconds": time.perf_counter() - t,
-                              "how": f"yosys {family} synth_xilinx -flatten (open-source synthesis, no place and route; "
-                                     "an estimate, not Vivado's numbers)"}
+                              "how": f"yosys synth_xilinx -family {family} -flatten -noiopad -nowidelut, out of context "
+                                     "(open-source synthesis, no place and route: an estimate, not Vivado's numbers); "
+                                     "logic depth = most cells (LUTs, carry blocks) on a path between registers"}
     totals = PART_RESOURCES.get(part_short)
     if totals:
         out["percent_of_part"] = {k: 100.0 * int(out[k]) / totals[k] for k in ("LUT", "FF", "DSP")}
