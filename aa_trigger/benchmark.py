@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         if rtl_available():
             from aa_trigger import rtl
 
-            design = rtl.generate(graph)
+            design = rtl.generate(graph, rtl.levels_per_stage(200.0))
             rtl.write_project(Path(tmp) / "rtl", design, hls.resolve_part("xcvu9p"), 200.0)
             t = time.perf_counter()
             rtl.build_verilator(Path(tmp) / "rtl")

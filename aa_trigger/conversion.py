@@ -45,7 +45,7 @@ class ConvertSettings:
     n_hls: int = 20000
     csim: bool = True
     estimate: bool = False
-    adder_levels: int = 0  # RTL: adder levels per pipeline stage; 0 = chosen from the clock
+    adder_levels: str = "auto"  # RTL: adder levels per pipeline stage, or auto (from the clock)
 
 
 def newest_run(root: Path = Path("models")) -> Path:
@@ -200,10 +200,13 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
         raise AATriggerError(f"unknown io type {s.io_type!r}; choose one of {', '.join(hls.IO_TYPES)}")
     if s.clock_mhz <= 0 or s.reuse_factor < 1 or s.n_tb < 1 or s.n_hls < 1:
         raise AATriggerError("--clock-mhz, --reuse-factor, --n-tb and --n-hls must be positive")
-    if s.adder_levels < 0:
-        raise AATriggerError(f"--adder-levels must be a positive integer or auto, not {s.adder_levels}")
-    if s.adder_levels and not use_rtl:
-        raise AATriggerError("--adder-levels needs --backend rtl")
+    levels = 0
+    if str(s.adder_levels) != "auto":
+        if not use_rtl:
+            raise AATriggerError("--adder-levels needs --backend rtl")
+        levels = int(s.adder_levels) if str(s.adder_levels).isdigit() else 0
+        if levels < 1:
+            raise AATriggerError(f"--adder-levels must be a positive integer or auto, not {s.adder_levels!r}")
     if s.bx_mhz not in BX_RATES_MHZ:
         raise AATriggerError(f"--bx-mhz must be one of {', '.join(BX_RATES_MHZ)}")
     run_path = Path(s.run) if s.run else newest_run()
@@ -257,7 +260,7 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             checks.append(compare("numpy", mix_emu[: len(tb)], "csim", cs))
         rtl_info = None
         if use_rtl:
-            levels = s.adder_levels or rtl.levels_per_stage(s.clock_mhz)
+            levels = levels or rtl.levels_per_stage(s.clock_mhz)
             design = rtl.generate(graph, levels)
             progress(f"RTL: {design.latency_cycles}-stage pipeline ({levels} adder levels per stage); "
                      "building the Verilator simulation (minutes)")
@@ -275,7 +278,7 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
                                   rtl.simulate(tmp / "rtl", design, mix)[0]))
             rtl_info = {"latency_cycles": design.latency_cycles, "initiation_interval": 1,
                         "adder_levels_per_stage": levels,
-                        "adder_levels_choice": ("--adder-levels" if s.adder_levels else
+                        "adder_levels_choice": ("--adder-levels" if str(s.adder_levels) != "auto" else
                                                 f"auto: floor((clock period - {rtl.REGISTER_OVERHEAD_NS} ns) / "
                                                 f"{rtl.ADDER_LEVEL_NS} ns per adder level), an assumption for "
                                                 "UltraScale+ -2, not a timing analysis"),

@@ -10,18 +10,6 @@ from aa_trigger.cli import progress, quiet, run_job
 from aa_trigger.hls import BACKENDS, IO_TYPES, PARTS, STRATEGIES
 
 
-def _levels(v: str) -> int:
-    if v == "auto":
-        return 0
-    try:
-        n = int(v)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or auto, not {v!r}")
-    return n
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m aa_trigger.convert",
@@ -35,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "pipelined Verilog (rtl/), simulate it with Verilator and report "
                                                       "its latency in cycles (default: vitis)")
     p.add_argument("--estimate", action="store_true", help="with --backend rtl: yosys resource estimate (minutes)")
-    p.add_argument("--adder-levels", default="auto", type=_levels,
+    p.add_argument("--adder-levels", default="auto",
                    help="with --backend rtl: adder levels per pipeline stage, or auto: from the clock, assuming "
                         "about 1 ns per adder level (default: auto)")
     p.add_argument("--clock-mhz", type=float, default=200.0, help="target clock in MHz (default: 200)")

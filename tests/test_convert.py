@@ -122,6 +122,8 @@ def test_convert_end_to_end(tmp_path):
     (["--backend", "quartus"], "unknown back end 'quartus'"),
     (["--score", "rz"], "cannot map exactly"),
     (["--clock-mhz", "-5"], "must be positive"),
+    (["--adder-levels", "3"], "--adder-levels needs --backend rtl"),
+    (["--backend", "rtl", "--adder-levels", "0"], "must be a positive integer or auto"),
 ])
 def test_convert_bad_input(tmp_path, args, message):
     out = tmp_path / "fw"
