@@ -156,6 +156,11 @@ def _short_part(part: str) -> str:
     return next((k for k, v in hls.PARTS.items() if v == part), part)
 
 
+def _cycles_within(budget_ns: float, clock_mhz: float) -> int:
+    """Whole clock cycles that fit in a budget (12 cycles of 240 MHz fit in 50 ns, despite rounding)."""
+    return int(budget_ns * clock_mhz / 1000.0 + 1e-9)
+
+
 def latency_summary(settings: hls.HLSSettings, rtl_info: dict[str, Any] | None = None) -> dict[str, Any]:
     period = 1000.0 / settings.clock_mhz
     if rtl_info is not None:
@@ -166,8 +171,9 @@ def latency_summary(settings: hls.HLSSettings, rtl_info: dict[str, Any] | None =
             "how": f"RTL back end: {rtl_info['latency_cycles']} pipeline stages by construction, "
                    f"{rtl_info['adder_levels_per_stage']} adder levels per stage ({rtl_info['adder_levels_choice']}), "
                    f"initiation interval 1; {rtl_info['timing']}",
-            "budgets": {name: {"budget_ns": b, "max_cycles_at_clock": int(b // period),
-                               "meets": ("yes" if ns <= b else "no") + " (if timing closes at this clock)"}
+            "budgets": {name: {"budget_ns": b, "max_cycles_at_clock": _cycles_within(b, settings.clock_mhz),
+                               "meets": (f"yes ({ns:.1f} ns)" if ns <= b + 1e-9 else f"no ({ns:.1f} ns)")
+                               + " if timing closes at this clock"}
                         for name, b in BUDGETS.items()},
         }
     return {
@@ -177,7 +183,8 @@ def latency_summary(settings: hls.HLSSettings, rtl_info: dict[str, Any] | None =
         "latency_ns": None,
         "how": "not computed: hls4ml 1.3 has no latency/resource estimator that works without Vitis/Vivado HLS. "
                "Run the synthesis command in README.md; the csynth report gives cycles, II and LUT/FF/DSP.",
-        "budgets": {name: {"budget_ns": ns, "max_cycles_at_clock": int(ns // period), "meets": "unknown (needs synthesis)"}
+        "budgets": {name: {"budget_ns": ns, "max_cycles_at_clock": _cycles_within(ns, settings.clock_mhz),
+                           "meets": "unknown (needs synthesis)"}
                     for name, ns in BUDGETS.items()},
     }
 
@@ -271,8 +278,9 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             all_int = np.concatenate([x_bg_int, *x_sig_int.values()])
             progress(f"RTL: Verilator simulation of {len(all_int)} events")
             sim, rate = rtl.simulate(tmp / "rtl", design, all_int)
-            np.savez_compressed(tmp / "rtl" / "tb_data.npz", x_int=tb.astype(np.int32),
-                                expected=mix_emu[: len(tb)], frac_in=frac_in, frac_out=design.output_frac)
+            rtl.save_design(tmp / "rtl", design, part, s.clock_mhz)
+            rtl.write_testbench(tmp / "rtl", design, tb, np.rint(mix_emu[: len(tb)] * 2.0**design.output_frac),
+                                s.clock_mhz)
             checks.append(compare("numpy", np.concatenate([emu_bg, *emu_sig.values()]), "verilator_rtl", sim))
             checks.append(compare("hls4ml_predict", hls_scores, "verilator_rtl",
                                   rtl.simulate(tmp / "rtl", design, mix)[0]))

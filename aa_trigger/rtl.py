@@ -19,6 +19,7 @@ partial sums between the outputs of a layer (common subexpressions), which saves
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -40,7 +41,7 @@ PART_RESOURCES = {
     "xcku15p": {"LUT": 522_720, "FF": 1_045_440, "DSP": 1_968, "family": "xcup"},
     "xc7vx690t": {"LUT": 433_200, "FF": 866_400, "DSP": 3_600, "family": "xc7"},
 }
-INSTALL_HINT = "install it with `apt-get install verilator yosys` (Debian/Ubuntu)"
+INSTALL_HINT = "install it with `apt-get install verilator yosys iverilog` (Debian/Ubuntu)"
 
 
 def require_tools(estimate: bool = False) -> None:
@@ -338,6 +339,98 @@ report_utilization -file utilization.rpt
 report_timing_summary -file timing.rpt
 """)
     (folder / "harness.cpp").write_text(_harness(design))
+
+
+def write_testbench(folder: Path, design: RTLDesign, x_int: np.ndarray, expected_int: np.ndarray,
+                    clock_mhz: float) -> None:
+    """Test-bench data from real events and a self-checking Verilog test bench for any simulator.
+
+    ``tb_inputs.mem`` holds one event per line (all inputs concatenated, ``in_0`` in the low bits),
+    ``tb_expected.mem`` the score integers; ``tb_{TOP}.v`` streams one event per clock (II = 1),
+    compares every score after the pipeline latency and prints PASS or FAIL."""
+    folder = Path(folder)
+    n, w, ow, lat = design.n_inputs, design.input_width, design.output_width, design.latency_cycles
+    x = np.asarray(x_int, np.int64)
+    if x.ndim != 2 or x.shape[1] != n:
+        raise AATriggerError(f"test-bench inputs have shape {x.shape}; the design has {n} inputs")
+    digits_in, digits_out = (n * w + 3) // 4, (ow + 3) // 4
+    rows = []
+    for event in x:
+        word = 0
+        for i, v in enumerate(event.tolist()):
+            word |= (v & ((1 << w) - 1)) << (i * w)
+        rows.append(f"{word:0{digits_in}x}")
+    (folder / "tb_inputs.mem").write_text("\n".join(rows) + "\n")
+    (folder / "tb_expected.mem").write_text(
+        "\n".join(f"{int(v) & ((1 << ow) - 1):0{digits_out}x}" for v in np.asarray(expected_int).tolist()) + "\n")
+    ports = ", ".join(f".in_{i}(cur[{(i + 1) * w - 1}:{i * w}])" for i in range(n))
+    half = 500.0 / clock_mhz
+    (folder / f"tb_{TOP}.v").write_text(f"""// self-checking test bench: {len(x)} real test events, one per clock, latency {lat} cycles
+// iverilog -o tb tb_{TOP}.v {TOP}.v && vvp tb      (or Vivado xsim, Questa, ...)
+`timescale 1ns / 1ps
+module tb_{TOP};
+    localparam NEV = {len(x)}, LAT = {lat};
+    reg clk = 1'b0;
+    always #{half:.4f} clk = ~clk;
+    reg [{n * w - 1}:0] mem_in [0:NEV - 1];
+    reg [{ow - 1}:0] mem_out [0:NEV - 1];
+    reg [{n * w - 1}:0] cur = 0;
+    wire signed [{ow - 1}:0] score;
+    integer t, errors = 0;
+    {TOP} dut (.clk(clk), {ports}, .score(score));
+    initial begin
+        $readmemh("tb_inputs.mem", mem_in);
+        $readmemh("tb_expected.mem", mem_out);
+        for (t = 0; t < NEV + LAT - 1; t = t + 1) begin
+            cur = (t < NEV) ? mem_in[t] : {{{n * w}{{1'b0}}}};
+            @(posedge clk);
+            #0.001;
+            if (t >= LAT - 1 && score !== mem_out[t - LAT + 1]) begin
+                errors = errors + 1;
+                if (errors <= 10) $display("event %0d: score %0d, expected %0d", t - LAT + 1, score,
+                                           $signed(mem_out[t - LAT + 1]));
+            end
+        end
+        if (errors == 0) $display("PASS: %0d of %0d events equal", NEV, NEV);
+        else $display("FAIL: %0d of %0d events differ", errors, NEV);
+        $finish;
+    end
+endmodule
+""")
+
+
+def save_design(folder: Path, design: RTLDesign, part: str, clock_mhz: float) -> None:
+    """What a later simulation of the folder needs to know (``design.json``)."""
+    meta = {k: v for k, v in design.__dict__.items() if k != "verilog"}
+    (Path(folder) / "design.json").write_text(json.dumps({**meta, "top": TOP, "part": part, "clock_mhz": clock_mhz},
+                                                         indent=1) + "\n")
+
+
+def load_design(folder: Path) -> RTLDesign:
+    """The design of an RTL folder written by :func:`write_project` and :func:`save_design`."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "design.json").read_text())
+        return RTLDesign(verilog=(folder / f"{TOP}.v").read_text(),
+                         **{k: meta[k] for k in RTLDesign.__dataclass_fields__ if k != "verilog"})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AATriggerError(f"{folder}: not a complete RTL folder ({exc})") from None
+
+
+def read_testbench(folder: Path, design: RTLDesign) -> tuple[np.ndarray, np.ndarray]:
+    """The test-bench events (integers) and expected score integers written by :func:`write_testbench`."""
+    folder = Path(folder)
+    n, w, ow = design.n_inputs, design.input_width, design.output_width
+    try:
+        words = [int(s, 16) for s in (folder / "tb_inputs.mem").read_text().split()]
+        out = [int(s, 16) for s in (folder / "tb_expected.mem").read_text().split()]
+    except (OSError, ValueError) as exc:
+        raise AATriggerError(f"{folder}: unreadable test-bench data ({exc})") from None
+    if len(words) != len(out):
+        raise AATriggerError(f"{folder}: {len(words)} test-bench events but {len(out)} expected scores")
+    signed = lambda v, b: v - (1 << b) if v >> (b - 1) & 1 else v  # noqa: E731
+    x = np.array([[signed(wd >> (i * w) & ((1 << w) - 1), w) for i in range(n)] for wd in words], np.int64)
+    return x.reshape(len(words), n), np.array([signed(v, ow) for v in out], np.int64)
 
 
 def build_verilator(folder: Path, timeout: int = 3600) -> Path:

@@ -174,8 +174,19 @@ def test_convert_rtl_backend(tmp_path):
     assert rtl_checks[0]["events"] == report["n_background_test"] + sum(report["n_signal_test"].values())
     assert report["latency"]["latency_cycles"] == report["rtl"]["latency_cycles"] >= 4
     assert report["latency"]["latency_ns"] == pytest.approx(report["rtl"]["latency_cycles"] * 1000 / 240)
-    for f in ("aa_trigger_score.v", "build_vivado.tcl", "constraints.xdc", "harness.cpp", "tb_data.npz"):
+    for f in ("aa_trigger_score.v", "build_vivado.tcl", "constraints.xdc", "harness.cpp", "design.json",
+              "tb_aa_trigger_score.v", "tb_inputs.mem", "tb_expected.mem"):
         assert (out / "rtl" / f).is_file(), f
+    assert not (out / "rtl" / "obj_dir").exists()
+    assert report["rtl"]["adder_levels_per_stage"] == 3 and len(report["rtl"]["stages"]) == report["rtl"]["latency_cycles"]
+    md = (out / "report.md").read_text()
+    assert "Pipeline stages: 1. " in md and "timing closure NOT verified" in md
+    # the RTL test bench re-simulated on its own, through the emulate entry point
+    emu = subprocess.run([sys.executable, "-m", "aa_trigger.emulate", str(out), "--no-csim"], capture_output=True,
+                         text=True, timeout=1200)
+    assert emu.returncode == 0, emu.stderr
+    assert "expected vs verilator_rtl: 300 of 300 events equal" in emu.stdout
+    assert "numpy vs verilator_rtl: 300 of 300 events equal" in emu.stdout
     assert not (out / "rtl" / "obj_dir").exists()
 
 
