@@ -292,7 +292,8 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
                                                 "UltraScale+ -2, not a timing analysis"),
                         "stages": design.stages,
                         "latency_ns": design.latency_cycles * 1000.0 / s.clock_mhz,
-                        "output_width": design.output_width, "verilator_build_s": build_s,
+                        "output_width": design.output_width, "output_frac": design.output_frac,
+                        "verilator_build_s": build_s,
                         "verilator_events_per_s": rate,
                         "timing": "timing closure NOT verified: no open tool gives Fmax for this part; "
                                   "run rtl/build_vivado.tcl with Vivado"}
@@ -328,7 +329,7 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             "thresholds": thresholds(graph, emu_bg, score_frac, s.rate_khz, BX_RATES_MHZ[s.bx_mhz] * 1000),
             "score_frac_bits": score_frac,
             "latency": latency_summary(settings, rtl_info), "resources": resource_summary(graph),
-            "rtl": rtl_info,
+            "rtl": rtl_info, "n_features": graph.n_features, "convert_options": asdict(s),
             "timings_s": {"convert_and_compile": convert_s, "total": time.time() - t0},
         }
         ok = all(c["bit_exact"] for c in checks)
@@ -387,7 +388,9 @@ def report_markdown(r: dict[str, Any]) -> str:
               f"{lat['how']}", ""]
     stages = (r.get("rtl") or {}).get("stages")
     if stages:
-        lines += ["Pipeline stages: " + "; ".join(f"{i + 1}. {st}" for i, st in enumerate(stages)) + ".", ""]
+        lines += ["Pipeline stages: " + "; ".join(f"{i + 1}. {st}" for i, st in enumerate(stages)) + ".", "",
+                  f"Verilator simulation: built in {r['rtl']['verilator_build_s']:.0f} s, "
+                  f"{r['rtl']['verilator_events_per_s']:,.0f} events/s.", ""]
     for name, b in lat["budgets"].items():
         lines.append(f"- {name}: at most {b['max_cycles_at_clock']} cycles at this clock; meets: {b['meets']}")
     res = r["resources"]
@@ -406,16 +409,17 @@ def report_markdown(r: dict[str, Any]) -> str:
 
 def project_readme(r: dict[str, Any], settings: hls.HLSSettings, final: Path) -> str:
     cmds = "\n".join(hls.vendor_commands(settings.backend))
-    return f"""# aa_trigger firmware project
+    n_tb = r["convert_options"]["n_tb"]
+    text = f"""# aa_trigger firmware project
 
 Encoder + `{r['score']}` score of run `{r['run']}`, for `{settings.part}` at {settings.clock_mhz:g} MHz
 ({settings.backend}, {settings.io_type}, {settings.strategy}, reuse factor {settings.reuse_factor}).
 
-- Input: 57 hardware-scaled features, `{r['input_type']}` each, in the order of `conversion.json`'s scaler
-  (`(x_hw - offset) >> shift` per feature).
+- Input: {r['n_features']} features, `{r['input_type']}` each, after the run's preprocessing
+  (`conversion.json` holds the scaler).
 - Output: the score, `{r['score_type']}`; trigger thresholds in `report.md`.
 - `{HLS_DIR}/`: the hls4ml project (`hls4ml_config.yml` is the resolved configuration);
-  `{HLS_DIR}/tb_data/` holds {r['bit_exact'][-1]['events']} real test events and the expected scores.
+  `{HLS_DIR}/tb_data/` holds up to {n_tb} real test events and the expected scores.
 
 C simulation, synthesis and export with vendor tools (from `{HLS_DIR}/`):
 
@@ -425,3 +429,19 @@ C simulation without vendor tools (g++ only):
 
     python -m aa_trigger.emulate {final}
 """
+    rtl_info = r.get("rtl")
+    if rtl_info:
+        text += f"""
+## rtl/: pipelined Verilog ({rtl_info['latency_cycles']} cycles, II = 1)
+
+- `aa_trigger_score.v`: top module `aa_trigger_score` (ports `clk`, `in_0`..`in_{r['n_features'] - 1}`, `score`;
+  the score is `score * 2^-{rtl_info['output_frac']}`), `{rtl_info['adder_levels_per_stage']}` adder levels per stage;
+  `design.json` describes it. Timing closure is not verified: run Vivado on it.
+- `constraints.xdc`, `build_vivado.tcl`: out-of-context synthesis, place and route with reports
+  (`vivado -mode batch -source build_vivado.tcl`).
+- `tb_aa_trigger_score.v` with `tb_inputs.mem` / `tb_expected.mem`: a self-checking test bench of
+  real test events for any simulator (`iverilog -o tb tb_aa_trigger_score.v aa_trigger_score.v && vvp tb`,
+  or Vivado xsim).
+- `harness.cpp`: the Verilator harness `python -m aa_trigger.emulate {final}` builds.
+"""
+    return text
