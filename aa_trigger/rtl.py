@@ -4,17 +4,16 @@ The Verilog is written directly from the :class:`~aa_trigger.deploy.FixedGraph` 
 integer description the numpy emulator runs), so every rounding and saturation is the
 firmware's by construction:
 
-* each constant product is a sum of shifted copies of the input (canonical signed digits), so
-  the dense layers need no DSP (as AXOL1TL v6 with da4ml); each layer output is a balanced
-  binary adder tree of those terms and the bias, with exact widths from value intervals;
+* each dense layer is a constant matrix product in shift-and-add form (canonical signed
+  digits) with two-term subexpressions shared between its outputs, so it needs no DSP (as
+  AXOL1TL v6 with da4ml); exact widths from value intervals (:mod:`aa_trigger.netlist`);
 * a register rank is placed after every N adder levels (N chosen from the clock, or given) and
   at every layer output, after round half to even (AP_RND_CONV), ReLU and saturation (AP_SAT);
 * the sum mu^2 score is squares plus one more adder tree; initiation interval 1.
 
 Why not da4ml itself: its ``quantize`` knows TRN and RND (half up) but not RND_CONV, which the
-trained QKeras ReLUs use, and da4ml 0.6 needs NumPy 2; writing the adder trees from the integer
-graph keeps exactness without either problem. What da4ml does and this does not: sharing
-partial sums between the outputs of a layer (common subexpressions), which saves adders.
+trained QKeras ReLUs use, and da4ml 0.6 needs NumPy 2; writing the adder graph from the integer
+graph keeps exactness without either problem.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ import numpy as np
 
 from aa_trigger.deploy import FixedGraph
 from aa_trigger.errors import AATriggerError
+from aa_trigger.netlist import Pipeline, Value, csd, lit, sbits
 
 TOP = "aa_trigger_score"
 #: device totals used to express resource estimates as a fraction (Xilinx data sheets)
@@ -63,12 +63,6 @@ def levels_per_stage(clock_mhz: float) -> int:
     return max(1, int((1000.0 / clock_mhz - REGISTER_OVERHEAD_NS) // ADDER_LEVEL_NS))
 
 
-def _sbits(lo: int, hi: int) -> int:
-    """Signed two's-complement width holding every integer in [lo, hi]."""
-    one = lambda v: v.bit_length() + 1 if v >= 0 else (-v - 1).bit_length() + 1  # noqa: E731
-    return max(2, one(lo), one(hi))
-
-
 @dataclass
 class RTLDesign:
     verilog: str
@@ -81,202 +75,99 @@ class RTLDesign:
     stages: list[str]  # what each pipeline stage computes
 
 
-def csd(k: int) -> list[tuple[int, int]]:
-    """Canonical signed-digit (non-adjacent form) of an integer: [(sign, shift), ...]."""
-    digits, i = [], 0
-    while k:
-        if k & 1:
-            d = 2 - (k & 3)  # +1 or -1
-            digits.append((d, i))
-            k -= d
-        k >>= 1
-        i += 1
-    return digits
-
-
-def _lit(v: int, width: int) -> str:
-    """A sized signed literal of at least ``width`` bits. A negative value is written as the
-    negation of its magnitude, which needs its own sign bit (``-11'sd1024`` would be +1024)."""
-    width = max(width, _sbits(0, abs(v)))
-    return f"-{width}'sd{-v}" if v < 0 else f"{width}'sd{v}"
-
-
-@dataclass
-class _Node:
-    """A signed value in the netlist: a Verilog expression and the exact interval it lies in."""
-
-    expr: str
-    lo: int
-    hi: int
-
-    @property
-    def width(self) -> int:
-        return _sbits(self.lo, self.hi)
-
-
-class _Netlist:
-    """Writes wires and pipeline registers; every width follows from exact value intervals."""
-
-    def __init__(self, levels: int) -> None:
-        self.body: list[str] = []
-        self.levels = levels  # adder levels per pipeline stage
-        self.level = 0  # adder levels since the last register rank
-        self.ranks: list[str] = []
-        self.registered: set[str] = set()
-        self._n = 0
-
-    def _name(self, prefix: str) -> str:
-        self._n += 1
-        return f"{prefix}_{self._n}"
-
-    def wire(self, prefix: str, expr: str, lo: int, hi: int) -> _Node:
-        name = self._name(prefix)
-        self.body.append(f"    wire signed [{_sbits(lo, hi) - 1}:0] {name} = {expr};")
-        return _Node(name, lo, hi)
-
-    def reg(self, prefix: str, node: _Node, expr: str | None = None) -> _Node:
-        name = self._name(prefix)
-        self.body.append(f"    reg signed [{node.width - 1}:0] {name};")
-        self.body.append(f"    always @(posedge clk) {name} <= {expr or node.expr};")
-        self.registered.add(name)
-        return _Node(name, node.lo, node.hi)
-
-    def named(self, prefix: str, node: _Node) -> _Node:
-        """The node as a named signal (bit selects need one)."""
-        return node if re.fullmatch(r"\w+", node.expr) else self.wire(prefix, node.expr, node.lo, node.hi)
-
-    def output_rank(self, what: str, nodes: list[_Node], prefix: str) -> list[_Node]:
-        """End a stage at a layer output, unless the adder trees just ended with a register rank."""
-        if self.level == 0 and all(n.expr in self.registered for n in nodes):
-            return nodes
-        self.ranks.append(what)
-        self.level = 0
-        return [self.reg(prefix, n) for n in nodes]
-
-    def rank(self, what: str, groups: list[list[_Node]], prefix: str) -> list[list[_Node]]:
-        """Register every live value: one pipeline stage ends here."""
-        self.ranks.append(what)
-        self.level = 0
-        return [[self.reg(prefix, n) for n in g] for g in groups]
-
-    def adder_trees(self, groups: list[list[_Node]], prefix: str, what: str) -> list[_Node]:
-        """Balanced binary adder trees, one per group, with a register rank every ``levels`` levels.
-
-        All groups advance level by level together, so every output leaves in the same cycle."""
-        depth = 0
-        while any(len(g) > 1 for g in groups):
-            nxt = []
-            for g in groups:
-                pairs = [self.wire(prefix, f"{a.expr} + {b.expr}", a.lo + b.lo, a.hi + b.hi)
-                         for a, b in zip(g[0::2], g[1::2])]
-                nxt.append(pairs + g[len(pairs) * 2:])
-            groups = nxt
-            self.level += 1
-            depth += 1
-            if self.level == self.levels:
-                groups = self.rank(f"{what}: adder levels up to {depth}", groups, prefix + "_p")
-        return [g[0] for g in groups]
-
-
-def _const_terms(x: _Node, k: int) -> list[_Node]:
-    """``x * k`` as signed shifted copies of ``x`` (CSD digits): a constant multiplication in LUTs and
-    carry chains with no DSP. A shift is a concatenation with zeros (plain wiring; written as a
-    shift, yosys turns it into a constant multiplication); inside a sized signed sum it is
-    sign-extended, so every term is exact."""
+def _block_stages(name: str, pipe: Pipeline, last_level: int, what_last: str) -> list[str]:
+    """Descriptions of the pipeline stages of one block (a layer or the score)."""
+    n = pipe.stage(last_level) + 1
     out = []
-    for sign, shift in csd(k):
-        lo, hi = (x.lo << shift, x.hi << shift) if sign > 0 else (-(x.hi << shift), -(x.lo << shift))
-        shifted = f"$signed({{{x.expr}, {shift}'b0}})" if shift else x.expr  # wiring, no shifter
-        out.append(_Node(f"{'' if sign > 0 else '-'}{shifted}", lo, hi))
+    for t in range(n):
+        lo, hi = t * pipe.levels + 1, min((t + 1) * pipe.levels, last_level)
+        text = f"{name}: adder levels {lo}-{hi}" if lo < hi else f"{name}: adder level {hi}" if lo == hi else name
+        out.append(text + (f", {what_last}" if t == n - 1 and what_last else ""))
     return out
 
 
 def generate(graph: FixedGraph, levels: int = 3) -> RTLDesign:
     """Pipelined Verilog of the graph: ports clk, in_0..in_{n-1} (signed input type), score.
 
-    Each dense layer is, per output, a balanced adder tree of the CSD terms of its constant
-    products and its bias (exact, widths from value intervals), then round half to even
-    (AP_RND_CONV), ReLU and saturation (AP_SAT) to the layer's type. A register rank is placed
-    after every ``levels`` adder levels and at every layer output; initiation interval 1."""
+    Each dense layer is a constant matrix product in shift-and-add form with shared
+    subexpressions (:mod:`aa_trigger.netlist`), then round half to even (AP_RND_CONV), ReLU and
+    saturation (AP_SAT) to the layer's type, registered. Inside a layer a register rank falls
+    after every ``levels`` adder levels; initiation interval 1."""
     if levels < 1:
         raise AATriggerError(f"adder levels per pipeline stage must be >= 1, not {levels}")
     w_in = graph.input_type.width
     if w_in > 32:
         raise AATriggerError(f"input type {graph.input_type.hls()} is wider than the 32 bits the RTL simulation "
                              "harness passes per feature")
-    net = _Netlist(levels)
-    lines = [f"// generated by aa_trigger: encoder + {graph.score}; CSD adder trees, {levels} adder levels per "
-             "pipeline stage, II = 1", "`timescale 1ns / 1ps", f"module {TOP} (", "    input wire clk,"]
+    pipe = Pipeline(levels)
+    stages: list[str] = []
+    lines = [f"// generated by aa_trigger: encoder + {graph.score}; shift-and-add constant products with shared "
+             f"subexpressions, {levels} adder levels per pipeline stage, II = 1",
+             "`timescale 1ns / 1ps", f"module {TOP} (", "    input wire clk,"]
     lines += [f"    input wire signed [{w_in - 1}:0] in_{i}," for i in range(graph.n_features)]
-    xs = [_Node(f"in_{i}", -(1 << (w_in - 1)), (1 << (w_in - 1)) - 1) for i in range(graph.n_features)]
+    xs = [Value(f"in_{i}", -(1 << (w_in - 1)), (1 << (w_in - 1)) - 1, 0) for i in range(graph.n_features)]
     frac = graph.input_type.frac
     for layer in graph.layers:
         acc_frac = frac + layer.w_frac
-        n_out = layer.kernel.shape[1]
         t = layer.out_type
-        net.body.append(f"    // {layer.name}: {layer.kernel.shape[0]} -> {n_out}, {layer.activation}"
-                        + (f" -> {t.hls('RND_CONV', 'SAT')}" if t else " (exact)"))
-        groups = []
-        for j in range(n_out):
-            b = int(layer.bias[j]) << (acc_frac - layer.b_frac)
-            terms = [term for i, k in enumerate(layer.kernel[:, j]) for term in _const_terms(xs[i], int(k))]
-            if b or not terms:
-                terms.insert(0, _Node(_lit(b, _sbits(b, b)), b, b))
-            groups.append(terms)
-        accs = net.adder_trees(groups, layer.name, layer.name)
+        pipe.comment(f"{layer.name}: {layer.kernel.shape[0]} -> {layer.kernel.shape[1]}, {layer.activation}"
+                     + (f" -> {t.hls('RND_CONV', 'SAT')}" if t else " (exact)"))
+        bias = [int(b) << (acc_frac - layer.b_frac) for b in layer.bias]
+        accs = pipe.constant_products(layer.name, xs, layer.kernel.tolist(), bias)
+        top_level = max(a.level for a in accs)
         if t is None:  # exact output
-            xs = net.output_rank(f"{layer.name}: exact output", accs, layer.name + "_out")
+            st = pipe.stage(top_level)
+            xs = [pipe.register(layer.name + "_out", pipe.at(a, st), a.lo, a.hi) for a in accs]
+            stages += _block_stages(layer.name, pipe, top_level, "exact output")
             frac = acc_frac
             continue
         s = acc_frac - t.frac
         hi_t = (1 << (t.width - (1 if t.signed else 0))) - 1
         lo_t = -(1 << (t.width - 1)) if t.signed else 0
+        level = top_level + 1  # rounding and saturation: one more level, then the layer's output register
+        st = pipe.stage(level)
         outs = []
         for a in accs:
-            a = net.named(layer.name + "_acc", a)
+            a = pipe.wire(layer.name + "_acc", pipe.at(a, st), a.lo, a.hi, level) if a.const or a.level < level else a
             top = a.width - 1  # bits above the top are copies of the sign bit
             if s >= 1:  # round half to even: up if the dropped part is > 1/2, or = 1/2 and the kept part is odd
-                q = _Node(f"({a.expr} >>> {s})", a.lo >> s, a.hi >> s)
-                sticky = f" | (|{a.expr}[{min(s - 2, top)}:0])" if s >= 2 else ""
-                up = f"$signed({{1'b0, {a.expr}[{min(s - 1, top)}] & ({a.expr}[{min(s, top)}]{sticky})}})"
-                r = net.wire(layer.name + "_rnd", f"{q.expr} + {up}", q.lo, q.hi + 1)
+                sticky = f" | (|{a.name}[{min(s - 2, top)}:0])" if s >= 2 else ""
+                up = f"$signed({{1'b0, {a.name}[{min(s - 1, top)}] & ({a.name}[{min(s, top)}]{sticky})}})"
+                r = pipe.wire(layer.name + "_rnd", f"({a.name} >>> {s}) + {up}", a.lo >> s, (a.hi >> s) + 1, level)
             else:
-                r = net.wire(layer.name + "_rnd", f"{a.expr} <<< {-s}", a.lo << -s, a.hi << -s)
-            cw = max(r.width, _sbits(lo_t, hi_t))
-            expr = r.expr
+                r = pipe.wire(layer.name + "_rnd", f"{a.name} <<< {-s}", a.lo << -s, a.hi << -s, level)
+            cw = max(r.width, sbits(lo_t, hi_t))
+            expr = r.name
             if r.lo < lo_t:
-                expr = f"({r.expr} < {_lit(lo_t, cw)}) ? {_lit(lo_t, cw)} : {expr}"
+                expr = f"({r.name} < {lit(lo_t, cw)}) ? {lit(lo_t, cw)} : {expr}"
             if r.hi > hi_t:
-                expr = f"({r.expr} > {_lit(hi_t, cw)}) ? {_lit(hi_t, cw)} : {expr}"
+                expr = f"({r.name} > {lit(hi_t, cw)}) ? {lit(hi_t, cw)} : {expr}"
             if layer.activation == "relu" and a.lo < 0:
-                expr = f"({a.expr} < {_lit(0, a.width)}) ? {_lit(0, cw)} : {expr}"
+                expr = f"({a.name} < {lit(0, a.width)}) ? {lit(0, cw)} : {expr}"
             lo, hi = max(r.lo, lo_t), min(r.hi, hi_t)
             if layer.activation == "relu":
                 lo, hi = max(lo, 0), max(hi, 0)
-            outs.append(net.reg(layer.name + "_out", _Node(expr, min(lo, hi), hi)))
-        net.ranks.append(f"{layer.name}: round (RND_CONV), {'ReLU, ' if layer.activation == 'relu' else ''}"
-                         f"saturate to {t.hls()}")
-        net.level = 0
+            outs.append(pipe.register(layer.name + "_out", expr, min(lo, hi), hi))
+        relu = "ReLU, " if layer.activation == "relu" else ""
+        stages += _block_stages(layer.name, pipe, level, f"round (RND_CONV), {relu}saturate to {t.hls()}")
         xs = outs
         frac = t.frac
     if graph.score == "mu2":
-        net.body.append("    // score: sum of mu^2, exact")
-        squares = [net.wire("sq", f"{x.expr} * {x.expr}", 0 if x.lo <= 0 <= x.hi else min(x.lo**2, x.hi**2),
-                            max(x.lo**2, x.hi**2)) for x in xs]
-        net.level += 1
-        groups = [squares]
-        if net.level == levels:
-            groups = net.rank("score: squares", groups, "sq_p")
-        xs = net.output_rank("score: sum of mu^2", net.adder_trees(groups, "mu2", "score"), "score")
+        pipe.comment("score: sum of mu^2, exact")
+        squares = [pipe.wire("sq", f"{x.name} * {x.name}", 0 if x.lo <= 0 <= x.hi else min(x.lo**2, x.hi**2),
+                             max(x.lo**2, x.hi**2), 1) for x in xs]
+        total = pipe.sum_tree("mu2", [(1, q, 0) for q in squares])
+        xs = [pipe.register("score", pipe.at(total, pipe.stage(total.level)), total.lo, total.hi)]
+        stages += _block_stages("score", pipe, total.level, "sum of mu^2 (squares at level 1)")
         frac = 2 * frac
     out = xs[0]
     ow = out.width
     if ow > 64:
         raise AATriggerError(f"the score ({graph.layers[-1].name} -> {graph.score}) needs {ow} bits; the RTL "
                              "simulation harness reads at most 64")
-    lines += [f"    output wire signed [{ow - 1}:0] score", ");"] + net.body
-    lines += [f"    assign score = {out.expr};", "endmodule", ""]
-    return RTLDesign("\n".join(lines), len(net.ranks), w_in, graph.n_features, ow, frac, levels, net.ranks)
+    lines += [f"    output wire signed [{ow - 1}:0] score", ");"] + pipe.body
+    lines += [f"    assign score = {out.name};", "endmodule", ""]
+    return RTLDesign("\n".join(lines), len(stages), w_in, graph.n_features, ow, frac, levels, stages)
 
 
 def _harness(d: RTLDesign) -> str:
