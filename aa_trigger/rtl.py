@@ -30,7 +30,7 @@ import numpy as np
 
 from aa_trigger.deploy import FixedGraph
 from aa_trigger.errors import AATriggerError
-from aa_trigger.netlist import Pipeline, Value, csd, lit, sbits
+from aa_trigger.netlist import Pipeline, Value, lit, sbits
 
 TOP = "aa_trigger_score"
 #: device totals used to express resource estimates as a fraction (Xilinx data sheets)
