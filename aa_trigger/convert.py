@@ -13,16 +13,17 @@ from aa_trigger.hls import BACKENDS, IO_TYPES, PARTS, STRATEGIES
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m aa_trigger.convert",
-        description="Turn the encoder + latent score of a trained run into an hls4ml HLS project, prove "
-                    "bit-exactness (numpy fixed-point model == QKeras == hls4ml predict() == g++ C simulation) "
-                    "and write report.json / report.md with AUCs, thresholds and budgets.")
+        description="Turn the encoder + latent score of a trained run into an hls4ml HLS project (and, with "
+                    "--backend rtl, pipelined Verilog), prove bit-exactness (numpy fixed-point model == QKeras == "
+                    "hls4ml predict() == g++ C simulation == Verilator) and write report.json / report.md with "
+                    "AUCs, thresholds, latency and budgets.")
     p.add_argument("--run", default="", help="run folder (default: the newest under models/)")
     p.add_argument("--part", default="xcvu9p", help=f"FPGA part, short name or full string; known: {', '.join(PARTS)} "
                                                    "(default: xcvu9p)")
     p.add_argument("--backend", default="vitis", help=f"hls4ml back end: {', '.join(BACKENDS)}, or rtl: also write "
                                                       "pipelined Verilog (rtl/), simulate it with Verilator and report "
                                                       "its latency in cycles (default: vitis)")
-    p.add_argument("--estimate", action="store_true", help="with --backend rtl: yosys resource estimate (minutes)")
+    p.add_argument("--estimate", action="store_true", help="with --backend rtl: yosys resource estimate (about 1.5 min for the default model)")
     p.add_argument("--adder-levels", default="auto",
                    help="with --backend rtl: adder levels per pipeline stage, or auto: from the clock, assuming "
                         "about 1 ns per adder level (default: auto)")
