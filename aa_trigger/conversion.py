@@ -285,7 +285,7 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             checks.append(compare("hls4ml_predict", hls_scores, "verilator_rtl",
                                   rtl.simulate(tmp / "rtl", design, mix)[0]))
             rtl_info = {"latency_cycles": design.latency_cycles, "initiation_interval": 1,
-                        "adder_levels_per_stage": levels,
+                        "adder_levels_per_stage": levels, "tools": rtl.tool_versions(),
                         "adder_levels_choice": ("--adder-levels" if str(s.adder_levels) != "auto" else
                                                 f"auto: floor((clock period - {rtl.REGISTER_OVERHEAD_NS} ns) / "
                                                 f"{rtl.ADDER_LEVEL_NS} ns per adder level), an assumption for "
@@ -390,7 +390,8 @@ def report_markdown(r: dict[str, Any]) -> str:
     if stages:
         lines += ["Pipeline stages: " + "; ".join(f"{i + 1}. {st}" for i, st in enumerate(stages)) + ".", "",
                   f"Verilator simulation: built in {r['rtl']['verilator_build_s']:.0f} s, "
-                  f"{r['rtl']['verilator_events_per_s']:,.0f} events/s.", ""]
+                  f"{r['rtl']['verilator_events_per_s']:,.0f} events/s. Tools: "
+                  + ", ".join(r["rtl"].get("tools", {}).values()) + ".", ""]
     for name, b in lat["budgets"].items():
         lines.append(f"- {name}: at most {b['max_cycles_at_clock']} cycles at this clock; meets: {b['meets']}")
     res = r["resources"]

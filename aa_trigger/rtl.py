@@ -18,6 +18,7 @@ graph keeps exactness without either problem.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -49,6 +50,17 @@ def require_tools(estimate: bool = False) -> None:
     for tool in ("verilator", "yosys") if estimate else ("verilator",):
         if shutil.which(tool) is None:
             raise AATriggerError(f"{tool} not found; {INSTALL_HINT}")
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the open-source tools found (for the report: results depend on them)."""
+    out = {}
+    for tool, flag in (("verilator", "--version"), ("yosys", "-V")):
+        exe = shutil.which(tool)
+        if exe:
+            res = subprocess.run([exe, flag], capture_output=True, text=True, timeout=60)
+            out[tool] = (res.stdout or res.stderr).strip().splitlines()[0] if (res.stdout or res.stderr) else "?"
+    return out
 
 
 #: assumed delay of one adder level (a ~20-bit carry-chain add plus routing) and of the register
@@ -293,8 +305,9 @@ endmodule
 def save_design(folder: Path, design: RTLDesign, part: str, clock_mhz: float) -> None:
     """What a later simulation of the folder needs to know (``design.json``)."""
     meta = {k: v for k, v in design.__dict__.items() if k != "verilog"}
-    (Path(folder) / "design.json").write_text(json.dumps({**meta, "top": TOP, "part": part, "clock_mhz": clock_mhz},
-                                                         indent=1) + "\n")
+    meta.update(top=TOP, part=part, clock_mhz=clock_mhz,
+                verilog_sha256=hashlib.sha256(design.verilog.encode()).hexdigest())
+    (Path(folder) / "design.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 def load_design(folder: Path) -> RTLDesign:

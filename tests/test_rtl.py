@@ -1,5 +1,7 @@
 """RTL back end: Verilog from the integer graph, Verilator simulation, yosys estimate."""
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -128,6 +130,9 @@ def test_testbench_files_round_trip(tmp_path):
     rtl.write_testbench(tmp_path, design, x, expected, 240.0)
     back = rtl.load_design(tmp_path)
     assert back == design
+    assert rtl.generate(graph, 2).verilog == design.verilog  # deterministic
+    meta = json.loads((tmp_path / "design.json").read_text())
+    assert meta["verilog_sha256"] == hashlib.sha256((tmp_path / f"{rtl.TOP}.v").read_bytes()).hexdigest()
     x2, e2 = rtl.read_testbench(tmp_path, back)
     assert np.array_equal(x2, x) and np.array_equal(e2, expected)
     (tmp_path / "design.json").write_text("{")
