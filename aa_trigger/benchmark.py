@@ -1,8 +1,9 @@
 """``python -m aa_trigger.benchmark``: events/s of the emulators of one deployable graph.
 
 Scores the same events (hardware-scaled built-in background) with the numpy fixed-point
-emulator, QKeras ``predict()``, hls4ml ``predict()`` and the g++ C simulation, checks that they
-agree bit for bit, and prints a Markdown table. Also times hls4ml convert + compile.
+emulator, QKeras ``predict()``, hls4ml ``predict()``, the g++ C simulation and (when Verilator is
+installed) the RTL simulation at 200 MHz, checks that they agree bit for bit, and prints a
+Markdown table. Also times hls4ml convert + compile.
 """
 
 from __future__ import annotations
