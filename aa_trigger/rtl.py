@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aa_trigger.deploy import FixedGraph
+from aa_trigger.deploy import Fixed, FixedGraph
 from aa_trigger.errors import AATriggerError
 from aa_trigger.netlist import Pipeline, Value, lit, sbits
 
@@ -98,6 +98,33 @@ def _block_stages(name: str, pipe: Pipeline, last_level: int, what_last: str) ->
     return out
 
 
+def _round_saturate(pipe: Pipeline, name: str, acc: Value, s: int, t: Fixed, relu: bool, level: int) -> Value:
+    """``acc`` (``s`` more fractional bits than ``t``) to type ``t`` as hls4ml does it: ReLU, round half
+    to even (AP_RND_CONV), saturate (AP_SAT); computed at ``level`` and registered."""
+    hi_t = (1 << (t.width - (1 if t.signed else 0))) - 1
+    lo_t = -(1 << (t.width - 1)) if t.signed else 0
+    a = pipe.wire(name + "_acc", pipe.at(acc, pipe.stage(level)), acc.lo, acc.hi, level)
+    top = a.width - 1  # bits above the top are copies of the sign bit
+    if s >= 1:  # up if the dropped part is > 1/2, or = 1/2 and the kept part is odd
+        sticky = f" | (|{a.name}[{min(s - 2, top)}:0])" if s >= 2 else ""
+        up = f"$signed({{1'b0, {a.name}[{min(s - 1, top)}] & ({a.name}[{min(s, top)}]{sticky})}})"
+        r = pipe.wire(name + "_rnd", f"({a.name} >>> {s}) + {up}", a.lo >> s, (a.hi >> s) + 1, level)
+    else:
+        r = pipe.wire(name + "_rnd", f"{a.name} <<< {-s}", a.lo << -s, a.hi << -s, level)
+    cw = max(r.width, sbits(lo_t, hi_t))
+    expr = r.name
+    if r.lo < lo_t:
+        expr = f"({r.name} < {lit(lo_t, cw)}) ? {lit(lo_t, cw)} : {expr}"
+    if r.hi > hi_t:
+        expr = f"({r.name} > {lit(hi_t, cw)}) ? {lit(hi_t, cw)} : {expr}"
+    if relu and a.lo < 0:
+        expr = f"({a.name} < {lit(0, a.width)}) ? {lit(0, cw)} : {expr}"
+    lo, hi = max(r.lo, lo_t), min(r.hi, hi_t)
+    if relu:
+        lo, hi = max(lo, 0), max(hi, 0)
+    return pipe.register(name + "_out", expr, min(lo, hi), hi)
+
+
 def generate(graph: FixedGraph, levels: int = 3) -> RTLDesign:
     """Pipelined Verilog of the graph: ports clk, in_0..in_{n-1} (signed input type), score.
 
@@ -133,33 +160,9 @@ def generate(graph: FixedGraph, levels: int = 3) -> RTLDesign:
             stages += _block_stages(layer.name, pipe, top_level, "exact output")
             frac = acc_frac
             continue
-        s = acc_frac - t.frac
-        hi_t = (1 << (t.width - (1 if t.signed else 0))) - 1
-        lo_t = -(1 << (t.width - 1)) if t.signed else 0
         level = top_level + 1  # rounding and saturation: one more level, then the layer's output register
-        st = pipe.stage(level)
-        outs = []
-        for a in accs:
-            a = pipe.wire(layer.name + "_acc", pipe.at(a, st), a.lo, a.hi, level) if a.const or a.level < level else a
-            top = a.width - 1  # bits above the top are copies of the sign bit
-            if s >= 1:  # round half to even: up if the dropped part is > 1/2, or = 1/2 and the kept part is odd
-                sticky = f" | (|{a.name}[{min(s - 2, top)}:0])" if s >= 2 else ""
-                up = f"$signed({{1'b0, {a.name}[{min(s - 1, top)}] & ({a.name}[{min(s, top)}]{sticky})}})"
-                r = pipe.wire(layer.name + "_rnd", f"({a.name} >>> {s}) + {up}", a.lo >> s, (a.hi >> s) + 1, level)
-            else:
-                r = pipe.wire(layer.name + "_rnd", f"{a.name} <<< {-s}", a.lo << -s, a.hi << -s, level)
-            cw = max(r.width, sbits(lo_t, hi_t))
-            expr = r.name
-            if r.lo < lo_t:
-                expr = f"({r.name} < {lit(lo_t, cw)}) ? {lit(lo_t, cw)} : {expr}"
-            if r.hi > hi_t:
-                expr = f"({r.name} > {lit(hi_t, cw)}) ? {lit(hi_t, cw)} : {expr}"
-            if layer.activation == "relu" and a.lo < 0:
-                expr = f"({a.name} < {lit(0, a.width)}) ? {lit(0, cw)} : {expr}"
-            lo, hi = max(r.lo, lo_t), min(r.hi, hi_t)
-            if layer.activation == "relu":
-                lo, hi = max(lo, 0), max(hi, 0)
-            outs.append(pipe.register(layer.name + "_out", expr, min(lo, hi), hi))
+        outs = [_round_saturate(pipe, layer.name, a, acc_frac - t.frac, t, layer.activation == "relu", level)
+                for a in accs]
         relu = "ReLU, " if layer.activation == "relu" else ""
         stages += _block_stages(layer.name, pipe, level, f"round (RND_CONV), {relu}saturate to {t.hls()}")
         xs = outs
