@@ -207,11 +207,11 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
         raise AATriggerError(f"unknown io type {s.io_type!r}; choose one of {', '.join(hls.IO_TYPES)}")
     if s.clock_mhz <= 0 or s.reuse_factor < 1 or s.n_tb < 1 or s.n_hls < 1:
         raise AATriggerError("--clock-mhz, --reuse-factor, --n-tb and --n-hls must be positive")
-    levels = 0
-    if str(s.adder_levels) != "auto":
+    levels, given = 0, str(s.adder_levels)  # 0: chosen from the clock
+    if given != "auto":
         if not use_rtl:
             raise AATriggerError("--adder-levels needs --backend rtl")
-        levels = int(s.adder_levels) if str(s.adder_levels).isdigit() else 0
+        levels = int(given) if given.isdigit() else 0
         if levels < 1:
             raise AATriggerError(f"--adder-levels must be a positive integer or auto, not {s.adder_levels!r}")
     if s.bx_mhz not in BX_RATES_MHZ:
@@ -245,10 +245,14 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
     f_bg = float_reference_scores(run, score, to_x(x_bg_int))
     f_sig = {k: float_reference_scores(run, score, to_x(v)) for k, v in x_sig_int.items()}
 
+    all_int = np.concatenate([x_bg_int, *x_sig_int.values()])
+    all_emu = np.concatenate([emu_bg, *emu_sig.values()])
     # the test-bench and hls4ml-predict events: background first, then every signal
-    mix = np.concatenate([x_bg_int[: s.n_hls // 2]] + [v[: max(1, s.n_hls // (2 * len(x_sig_int)))]
-                                                        for v in x_sig_int.values()])
-    mix_emu = fixedpoint.score(graph, mix)
+    ends = np.cumsum([len(x_bg_int), *map(len, x_sig_int.values())])
+    per_signal = max(1, s.n_hls // (2 * len(x_sig_int)))
+    mix_idx = np.concatenate([np.arange(min(ends[0], s.n_hls // 2))]
+                             + [np.arange(a, min(a + per_signal, b)) for a, b in zip(ends[:-1], ends[1:])])
+    mix, mix_emu = all_int[mix_idx], all_emu[mix_idx]
     tb = mix[: s.n_tb]
 
     with runfolder.atomic_folder(out, force=s.force) as tmp:
@@ -258,8 +262,7 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
         convert_s = time.time() - tc
         progress(f"hls4ml predict() on {len(mix)} events")
         hls_scores = hls.predict(hls_model, mix * 2.0**-frac_in)
-        checks = [compare("numpy", np.concatenate([emu_bg, *emu_sig.values()]), "qkeras",
-                          np.concatenate([q_bg, *q_sig.values()])),
+        checks = [compare("numpy", all_emu, "qkeras", np.concatenate([q_bg, *q_sig.values()])),
                   compare("numpy", mix_emu, "hls4ml_predict", hls_scores)]
         if s.csim:
             progress("C simulation of the generated testbench with g++")
@@ -267,6 +270,7 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             checks.append(compare("numpy", mix_emu[: len(tb)], "csim", cs))
         rtl_info = None
         if use_rtl:
+            levels_given = levels > 0
             levels = levels or rtl.levels_per_stage(s.clock_mhz)
             design = rtl.generate(graph, levels)
             progress(f"RTL: {design.latency_cycles}-stage pipeline ({levels} adder levels per stage); "
@@ -275,18 +279,15 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             tv = time.time()
             rtl.build_verilator(tmp / "rtl")
             build_s = time.time() - tv
-            all_int = np.concatenate([x_bg_int, *x_sig_int.values()])
             progress(f"RTL: Verilator simulation of {len(all_int)} events")
             sim, rate = rtl.simulate(tmp / "rtl", design, all_int)
             rtl.save_design(tmp / "rtl", design, part, s.clock_mhz)
-            rtl.write_testbench(tmp / "rtl", design, tb, np.rint(mix_emu[: len(tb)] * 2.0**design.output_frac),
-                                s.clock_mhz)
-            checks.append(compare("numpy", np.concatenate([emu_bg, *emu_sig.values()]), "verilator_rtl", sim))
-            checks.append(compare("hls4ml_predict", hls_scores, "verilator_rtl",
-                                  rtl.simulate(tmp / "rtl", design, mix)[0]))
+            rtl.write_testbench(tmp / "rtl", design, tb, fixedpoint.score_int(graph, tb)[0], s.clock_mhz)
+            checks.append(compare("numpy", all_emu, "verilator_rtl", sim))
+            checks.append(compare("hls4ml_predict", hls_scores, "verilator_rtl", sim[mix_idx]))
             rtl_info = {"latency_cycles": design.latency_cycles, "initiation_interval": 1,
                         "adder_levels_per_stage": levels, "tools": rtl.tool_versions(),
-                        "adder_levels_choice": ("--adder-levels" if str(s.adder_levels) != "auto" else
+                        "adder_levels_choice": ("--adder-levels" if levels_given else
                                                 f"auto: floor((clock period - {rtl.REGISTER_OVERHEAD_NS} ns) / "
                                                 f"{rtl.ADDER_LEVEL_NS} ns per adder level), an assumption for "
                                                 "UltraScale+ -2, not a timing analysis"),
@@ -307,7 +308,6 @@ def run_convert(s: ConvertSettings, progress: Progress = lambda m: None) -> dict
             divergence = first_divergent_layer(graph, hls_model, mix, frac_in, events)
 
         score_frac = fixedpoint.score_int(graph, x_bg_int[:1])[1]
-        all_emu = np.concatenate([emu_bg, *emu_sig.values()])
         out_type = hls.score_type(graph) if score == "mu2" else hls.hls_type_of(hls_model, graph.layers[-1].name)
         auc_table = {"float_reference": _metrics_table(f_bg, f_sig), "qkeras": _metrics_table(q_bg, q_sig),
                      "emulated_firmware": _metrics_table(emu_bg, emu_sig)}

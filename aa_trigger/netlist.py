@@ -177,11 +177,12 @@ class Pipeline:
         """Expression and interval of ``sign * (v << shift)`` in ``stage``. A shift is a concatenation
         with zeros (plain wiring; written as a shift, yosys turns it into a multiplication);
         inside a sized signed sum it is sign-extended, so the term is exact."""
-        name = self.at(v, stage)
-        e = f"$signed({{{name}, {shift}'b0}})" if shift and not v.const else name
         lo, hi = v.lo << shift, v.hi << shift
-        if v.const and shift:
-            e = lit(v.lo << shift)
+        if v.const:
+            e = lit(lo) if shift else v.name
+        else:
+            name = self.at(v, stage)
+            e = f"$signed({{{name}, {shift}'b0}})" if shift else name
         return (e, lo, hi) if sign > 0 else (f"-({e})" if e.startswith("-") else f"-{e}", -hi, -lo)
 
     def add(self, prefix: str, a: tuple[int, Value, int], b: tuple[int, Value, int]) -> Value:
