@@ -1,17 +1,38 @@
-"""What every ``python -m aa_trigger.*`` entry point shares: progress on stderr, one-line errors."""
+"""What every ``python -m aa_trigger.*`` verb shares: ``--version``, progress on stderr, one-line errors
+(exit 2), Ctrl-C handled (exit 130), library warnings kept off the terminal."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
+
+#: third-party packages whose deprecation and user warnings are noise on a terminal (TensorFlow 2.14,
+#: QKeras and hls4ml warn about their own internals); numpy's RuntimeWarnings stay visible
+NOISY = r"(tensorflow|keras|qkeras|hls4ml|tf_keras|h5py|absl)(\.|$)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with ``--version`` and a one-line error (``prog: error: ...``, exit 2)."""
+
+    def __init__(self, prog: str, description: str) -> None:
+        super().__init__(prog=prog, description=description)
+        from aa_trigger import __version__
+
+        self.add_argument("--version", action="version", version=f"aa_trigger {__version__}")
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(2)
 
 
 def quiet() -> None:
-    """Silence TensorFlow's start-up chatter and library warnings on the terminal."""
+    """Silence TensorFlow's start-up chatter and the noisy libraries' deprecation warnings."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    warnings.filterwarnings("ignore")
+    for category in (DeprecationWarning, FutureWarning, UserWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category, module=NOISY)
 
 
 def progress(msg: str) -> None:
@@ -32,3 +53,12 @@ def run_job(job: Callable[[], Any], what: str) -> tuple[int, Any]:
     except KeyboardInterrupt:
         print(f"error: interrupted; no {what} was written", file=sys.stderr)
         return 130, None
+
+
+def run_verb(job: Callable[[], Any], show: Callable[[Any], int | None], what: str) -> int:
+    """The body of every verb's ``main``: quiet libraries, run the job, show its result."""
+    quiet()
+    code, result = run_job(job, what)
+    if code:
+        return code
+    return show(result) or 0

@@ -1,94 +1,107 @@
-"""Typed training configuration: every default and help text is defined once, here."""
+"""The configuration of every verb: each option and default is defined once, here, and generates the
+command line (:mod:`aa_trigger.options`); run folders and firmware projects record it resolved."""
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, dataclass, field, fields
+import os
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from aa_trigger.data.generator import SIGNALS
 from aa_trigger.errors import AATriggerError
-from aa_trigger.generator import SIGNALS
+from aa_trigger.firmware.parts import PARTS
+from aa_trigger.model.quant import Quantisation
+from aa_trigger.model.vae import KIND_DEFAULTS
+from aa_trigger.options import check_fields, opt
 
 BX_RATES_MHZ = {"40": 40.0, "28.61": 28.61}
+BACKENDS = {"vitis": "Vitis", "vivado": "Vivado", "rtl": "RTL"}
+STRATEGIES = ("Latency", "Resource")
+IO_TYPES = ("io_parallel", "io_stream")
+SCORE_CHOICES = ("auto", "mu2", "surrogate", "rz")
 
 
-def _opt(default: Any, help: str, **kw: Any) -> Any:
-    meta = {"help": help, **kw}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
+def _kind_defaults(what: str) -> str:
+    i = {"widths": 0, "latent": 1}[what]
+    return ", ".join(f"{kind} {' '.join(map(str, d[i])) if isinstance(d[i], list) else d[i]}"
+                     for kind, d in KIND_DEFAULTS.items())
+
+
+def rate_khz_option(help: str) -> Any:
+    return opt([1.0, 5.0, 10.0], help, nargs="+", low=0.0, low_open=True)
+
+
+def bx_mhz_option() -> Any:
+    return opt("40", "bunch-crossing rate (MHz) for rate -> FPR conversion", choices=list(BX_RATES_MHZ))
+
+
+def check_rates(rates_khz: list[float], bx_mhz: str) -> None:
+    bx = BX_RATES_MHZ[bx_mhz] * 1000.0
+    if any(r >= bx for r in rates_khz):
+        raise AATriggerError(f"--rate-khz values must be below the bunch-crossing rate ({bx:g} kHz), got {rates_khz}")
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a training run (written resolved into the run folder)."""
 
-    data_dir: str = _opt("", "folder of ADC2021 HDF5 files (background_for_training.h5 and the signal files); "
+    data_dir: str = opt("", "folder of ADC2021 HDF5 files (background_for_training.h5 and the signal files); "
                              "default: generate (once, then cached) the built-in synthetic L1 data set")
-    cache_dir: str = _opt("", "where the built-in data set is cached (default $AA_TRIGGER_CACHE or ~/.cache/aa_trigger)")
-    signals: list[str] = _opt(list(SIGNALS), "ADC2021/built-in: signal samples to evaluate", nargs="+")
-    finetune_signal: str = _opt("leptoquark", "ADC2021/built-in: signal whose labelled events are used in "
+    cache_dir: str = opt("", "where the built-in data set is cached (default $AA_TRIGGER_CACHE or ~/.cache/aa_trigger)")
+    signals: list[str] = opt(list(SIGNALS), "ADC2021/built-in: signal samples to evaluate", nargs="+")
+    finetune_signal: str = opt("leptoquark", "ADC2021/built-in: signal whose labelled events are used in "
                                               "AA fine-tuning")
-    data: list[str] = _opt([], "your own data, [NAME=]PATH, repeatable: CSV/Parquet/HDF5/NPY tables, LHCO "
+    data: list[str] = opt([], "your own data, [NAME=]PATH, repeatable: CSV/Parquet/HDF5/NPY tables, LHCO "
                                "features HDF, CICIDS2017 CSVs, IDX/Kaggle-CSV/sprite-PNG images, ADC2021 files. "
                                "With several sources, NAME:LABEL selects a label of one source, NAME a whole source and LABEL "
                                "that label in every source",
-                           nargs="+", action="extend")
-    background: list[str] = _opt([], "with --data: labels that are background", nargs="+")
-    finetune: list[str] = _opt([], "with --data: labels of the known anomalies used in AA fine-tuning", nargs="+")
-    test: list[str] = _opt([], "with --data: unseen anomaly labels, each evaluated as its own signal "
+                          nargs="+", action="extend")
+    background: list[str] = opt([], "with --data: labels that are background", nargs="+")
+    finetune: list[str] = opt([], "with --data: labels of the known anomalies used in AA fine-tuning", nargs="+")
+    test: list[str] = opt([], "with --data: unseen anomaly labels, each evaluated as its own signal "
                                "(default: every other label)", nargs="+")
-    label_column: str = _opt("", "with --data: label column name or index (default: label, Label, Attack Type, ...)")
-    features: list[str] = _opt([], "with --data: feature columns to use (default: every numeric column)", nargs="+")
-    column_map: list[str] = _opt([], "with --data: rename columns, OLD=NEW (for re-released CSVs)", nargs="+")
-    label_map: list[str] = _opt([], "with --data: rename or group labels, OLD=NEW", nargs="+")
-    nonfinite: str = _opt("drop", "rows with NaN/Inf: drop them, set them to zero, or error (always reported)",
+    label_column: str = opt("", "with --data: label column name or index (default: label, Label, Attack Type, ...)")
+    features: list[str] = opt([], "with --data: feature columns to use (default: every numeric column)", nargs="+")
+    column_map: list[str] = opt([], "with --data: rename columns, OLD=NEW (for re-released CSVs)", nargs="+")
+    label_map: list[str] = opt([], "with --data: rename or group labels, OLD=NEW", nargs="+")
+    nonfinite: str = opt("drop", "rows with NaN/Inf: drop them, set them to zero, or error (always reported)",
                           choices=["drop", "zero", "error"])
-    hdf_key: str = _opt("", "with --data: pandas key or dataset name in an HDF5 table")
-    tiles_per_label: int = _opt(90, "sprite PNG: consecutive 28x28 tiles per label (Fashion-MNIST sprite: 90)")
-    test_fraction: float = _opt(0.3, "with --data: fraction of background and fine-tuning events kept for testing")
-    n_background_train: int = _opt(400_000, "background events for training")
-    n_background_test: int = _opt(2_000_000, "background events for evaluation (TPR at FPR 1e-5 needs >= 1e6)")
-    n_signal: int = _opt(100_000, "events per signal sample")
-    n_finetune: int = _opt(20_000, "events of the fine-tuning signal used in training (the rest are test events)")
-    preprocessing: str = _opt("hardware", "input scaling: 'hardware' ((x - offset) >> shift on L1 integers, "
+    hdf_key: str = opt("", "with --data: pandas key or dataset name in an HDF5 table")
+    tiles_per_label: int = opt(90, "sprite PNG: consecutive 28x28 tiles per label (Fashion-MNIST sprite: 90)", low=1)
+    test_fraction: float = opt(0.3, "with --data: fraction of background and fine-tuning events kept for testing")
+    n_background_train: int = opt(400_000, "background events for training", low=1)
+    n_background_test: int = opt(2_000_000, "background events for evaluation (TPR at FPR 1e-5 needs >= 1e6)", low=1)
+    n_signal: int = opt(100_000, "events per signal sample", low=1)
+    n_finetune: int = opt(20_000, "events of the fine-tuning signal used in training (the rest are test events)", low=1)
+    preprocessing: str = opt("hardware", "input scaling: 'hardware' ((x - offset) >> shift on L1 integers, "
                                           "bit-exact in firmware) or 'float' (the paper's log1p + standardisation)",
                               choices=["hardware", "float"])
-    quantize: int = _opt(8, "bits of weights, biases and activations (QKeras); 0 = float model")
-    latent: int = _opt(0, "latent dimension (default per data kind: trigger 8 as AXOL1TL v2-v4, tabular 2, "
-                          "images 20 as in the paper)")
-    widths: list[int] = _opt([], "encoder hidden widths, mirrored by the decoder (default per data kind: trigger "
-                                 "32 16, tabular 16, images 400)", nargs="+")
-    surrogate_width: int = _opt(16, "hidden width of the latent-score surrogate head")
-    epochs_pretrain: int = _opt(20, "stage 1 epochs (unsupervised VAE on background)")
-    epochs_finetune: int = _opt(10, "stage 2 epochs (Anomaly-Awareness fine-tuning)")
-    epochs_surrogate: int = _opt(10, "epochs of the surrogate-head regression")
-    batch_size: int = _opt(1024, "batch size (AA batches include the anomaly fraction)")
-    learning_rate: float = _opt(1e-3, "Adam learning rate")
-    kl_weight: float = _opt(1.0, "weight of the KL term in the VAE loss")
-    lambda_max: float = _opt(1.0, "AA penalty weight reached at the last fine-tuning epoch (linear ramp from 0)")
-    anomaly_fraction: float = _opt(0.1, "fraction of each AA batch drawn from the fine-tuning signal")
-    clip: float = _opt(200.0, "per-event clip of the anomaly error in the AA term")
-    aa_target: str = _opt("recon", "what the AA term pushes up on anomalies: 'recon' (reconstruction error, "
+    quantize: int = opt(8, "bits of weights, biases and activations (QKeras); 0 = float model")
+    latent: int = opt(0, "latent dimension (0: the data kind's default: " + _kind_defaults("latent") + ")", low=0)
+    widths: list[int] = opt([], "encoder hidden widths, mirrored by the decoder (default per data kind: "
+                                + _kind_defaults("widths") + ")", nargs="+", low=1)
+    surrogate_width: int = opt(16, "hidden width of the latent-score surrogate head", low=1)
+    epochs_pretrain: int = opt(20, "stage 1 epochs (unsupervised VAE on background)", low=1)
+    epochs_finetune: int = opt(10, "stage 2 epochs (Anomaly-Awareness fine-tuning)", low=0)
+    epochs_surrogate: int = opt(10, "epochs of the surrogate-head regression", low=0)
+    batch_size: int = opt(1024, "batch size (AA batches include the anomaly fraction)", low=1)
+    learning_rate: float = opt(1e-3, "Adam learning rate")
+    kl_weight: float = opt(1.0, "weight of the KL term in the VAE loss")
+    lambda_max: float = opt(1.0, "AA penalty weight reached at the last fine-tuning epoch (linear ramp from 0)")
+    anomaly_fraction: float = opt(0.1, "fraction of each AA batch drawn from the fine-tuning signal")
+    clip: float = opt(200.0, "per-event clip of the anomaly error in the AA term")
+    aa_target: str = opt("recon", "what the AA term pushes up on anomalies: 'recon' (reconstruction error, "
                                     "the paper) or 'latent' (the deployable sum mu^2)", choices=["recon", "latent"])
-    rate_khz: list[float] = _opt([1.0, 5.0, 10.0], "trigger rates (kHz) at which to report the signal efficiency",
-                                 nargs="+")
-    bx_mhz: str = _opt("40", "bunch-crossing rate for rate -> FPR conversion", choices=list(BX_RATES_MHZ))
-    seed: int = _opt(0, "random seed (data splits, initialisation, batches, sampling noise)")
-    output: str = _opt("models", "folder that receives the run folder")
-    run_name: str = _opt("", "run folder name (default: derived from the main options)")
-    force: bool = _opt(False, "replace an existing run folder of the same name")
+    rate_khz: list[float] = rate_khz_option("trigger rates (kHz) at which to report the signal efficiency")
+    bx_mhz: str = bx_mhz_option()
+    seed: int = opt(0, "random seed (data splits, initialisation, batches, sampling noise)")
+    output: str = opt("models", "folder that receives the run folder")
+    run_name: str = opt("", "run folder name (default: derived from the main options)")
+    force: bool = opt(False, "replace an existing run folder of the same name")
 
     def validate(self) -> None:
-        positive = ("n_background_train", "n_background_test", "n_signal", "n_finetune", "batch_size",
-                    "epochs_pretrain", "surrogate_width")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise AATriggerError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        for name in ("epochs_finetune", "epochs_surrogate"):
-            if getattr(self, name) < 0:
-                raise AATriggerError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        check_fields(self)
         if self.data:
             if not self.background or not self.finetune:
                 raise AATriggerError("--data needs --background and --finetune labels")
@@ -112,12 +125,11 @@ class TrainConfig:
             raise AATriggerError(f"--anomaly-fraction must be in (0, 1), got {self.anomaly_fraction}")
         if self.lambda_max < 0 or self.clip <= 0 or self.learning_rate <= 0 or self.kl_weight < 0:
             raise AATriggerError("--lambda-max and --kl-weight must be >= 0, --clip and --learning-rate > 0")
-        from aa_trigger.model import ModelConfig
-
-        ModelConfig(widths=list(self.widths) or [1], latent=self.latent or 1, quantize=self.quantize,
-                    surrogate_width=self.surrogate_width).validate()
-        if any(r <= 0 for r in self.rate_khz):
-            raise AATriggerError(f"--rate-khz values must be positive, got {self.rate_khz}")
+        if self.quantize:
+            Quantisation.uniform(self.quantize)
+        if self.latent > 64:
+            raise AATriggerError(f"--latent must be between 1 and 64, got {self.latent}")
+        check_rates(self.rate_khz, self.bx_mhz)
 
     @property
     def bx_rate_khz(self) -> float:
@@ -132,30 +144,54 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--option`` per :class:`TrainConfig` field, help and default from the field."""
-    for f in fields(TrainConfig):
-        meta = dict(f.metadata)
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
-        help_text = meta.pop("help") + ("" if default in ("", False) else f" (default: {default})")
-        if isinstance(default, bool):
-            parser.add_argument(flag, action="store_true", help=help_text)
-            continue
-        hint = f.type if isinstance(f.type, str) else ""
-        kind = (int if "int" in hint else str) if isinstance(default, list) and not default else \
-            type(default[0]) if isinstance(default, list) else type(default)
-        parser.add_argument(flag, type=kind, default=default, help=help_text, **meta)
+    def with_model_defaults(self, kind: str) -> "TrainConfig":
+        """The per-data-kind architecture defaults filled in (widths, latent)."""
+        widths, latent, _ = KIND_DEFAULTS[kind]
+        return replace(self, widths=list(self.widths) or widths, latent=self.latent or latent)
 
 
-def from_namespace(ns: argparse.Namespace) -> TrainConfig:
-    cfg = TrainConfig(**{f.name: getattr(ns, f.name) for f in fields(TrainConfig)})
-    cfg.validate()
-    return cfg
+@dataclass
+class ConvertConfig:
+    """Everything that defines a conversion (written resolved into the firmware project)."""
+
+    run: str = opt("", "run folder (default: the newest under models/)")
+    part: str = opt("xcvu9p", "FPGA part, short name or full string; known: " + ", ".join(PARTS))
+    backend: list[str] = opt(["vitis"], "firmware back ends: vitis or vivado (hls4ml HLS project, C++ emulation and "
+                                        "g++ C simulation), rtl (pipelined Verilog simulated with Verilator); "
+                                        "several write each and cross-check them", nargs="+", choices=list(BACKENDS))
+    estimate: bool = opt(False, "with rtl: yosys resource estimate (about 1.5 min for the default model)")
+    adder_levels: int = opt(0, "with rtl: adder levels per pipeline stage (0: chosen from the clock, assuming about "
+                               "1 ns per adder level)", low=0)
+    clock_mhz: float = opt(200.0, "target clock in MHz", low=0.0, low_open=True)
+    reuse_factor: int = opt(1, "hls4ml reuse factor (1: fully parallel)", low=1)
+    strategy: str = opt("Latency", "hls4ml strategy", choices=list(STRATEGIES))
+    io_type: str = opt("io_parallel", "hls4ml io type", choices=list(IO_TYPES))
+    score: str = opt("auto", "latent score in firmware: mu2 (sum mu^2, AXOL1TL), surrogate (learned head), or auto: "
+                             "the one with the better mean unseen-signal AUC after AA in the run's metrics",
+                     choices=list(SCORE_CHOICES))
+    output: str = opt("", "project folder (default: firmware/<run-name>/)")
+    force: bool = opt(False, "replace an existing project folder")
+    rate_khz: list[float] = rate_khz_option("rates (kHz) for the score thresholds")
+    bx_mhz: str = bx_mhz_option()
+    n_tb: int = opt(2000, "test-bench events written into the projects and C-simulated", low=1)
+    n_hls: int = opt(20000, "events run through hls4ml predict()", low=1)
+    no_csim: bool = opt(False, "skip the g++ C simulation of the hls4ml project")
+
+    def validate(self) -> None:
+        check_fields(self)
+        check_rates(self.rate_khz, self.bx_mhz)
+        chosen = set(self.backend)
+        if {"vitis", "vivado"} <= chosen:
+            raise AATriggerError("--backend takes one HLS back end (vitis or vivado), not both")
+        if "rtl" not in chosen:
+            for name, on in (("--estimate", self.estimate), ("--adder-levels", self.adder_levels)):
+                if on:
+                    raise AATriggerError(f"{name} needs --backend rtl (the HLS back end has no estimate without "
+                                         "Vitis HLS)" if name == "--estimate" else f"{name} needs --backend rtl")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def default_cache_dir() -> Path:
-    import os
-
     return Path(os.environ.get("AA_TRIGGER_CACHE", Path.home() / ".cache" / "aa_trigger"))

@@ -17,11 +17,11 @@ AUC before and after AA with the paper's numbers.
 
 from __future__ import annotations
 
-import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
+
+from aa_trigger.cli import Parser, quiet
 
 PAPER = {  # experiment: (unseen signal, AUC plain, AUC AA, what the paper's unseen set was)
     "mnist": ("fashion:unseen", 0.9987, 0.9997, "CIFAR-10"),
@@ -49,34 +49,31 @@ def experiments(root: Path, quick: bool) -> dict[str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m aa_trigger.reproduce", description=__doc__.split("\n\n")[1])
+    p = Parser("python -m aa_trigger.reproduce", __doc__.split("\n\n")[1])
     p.add_argument("--data-root", default="../shared/data", help="folder of the real samples (default: ../shared/data)")
     p.add_argument("--output", default="models", help="where the run folders go (default: models)")
     p.add_argument("--only", choices=sorted(PAPER), nargs="+", default=sorted(PAPER), help="experiments to run")
     p.add_argument("--quick", action="store_true", help="2 + 2 epochs (a smoke test, not the paper's setup)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     a = p.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import warnings
-
-    warnings.filterwarnings("ignore")
+    quiet()
+    from aa_trigger.config import TrainConfig
     from aa_trigger.errors import AATriggerError
+    from aa_trigger.jobs.train import run_training
+    from aa_trigger.options import from_namespace
     from aa_trigger.train import build_parser
 
     root = Path(a.data_root)
     if not root.is_dir():
         print(f"error: --data-root {root}: no such folder", file=sys.stderr)
         return 2
-    from aa_trigger.config import from_namespace
-    from aa_trigger.pipeline import run_training
-
     rows = []
     for name in a.only:
         args = experiments(root, a.quick)[name] + ["--output", a.output, "--run-name", f"paper-{name}",
                                                    "--seed", str(a.seed), "--force"]
         print("python -m aa_trigger.train " + shlex.join(args), file=sys.stderr)
         try:
-            res = run_training(from_namespace(build_parser().parse_args(args)),
+            res = run_training(from_namespace(TrainConfig, build_parser().parse_args(args)),
                                lambda m: print(m, file=sys.stderr, flush=True))
         except AATriggerError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -19,20 +19,27 @@ Weights are HDF5 (no pickle); architectures are rebuilt from ``model.json``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import platform
 import shutil
 import subprocess
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
+from aa_trigger import jsonio
 from aa_trigger.errors import AATriggerError
-from aa_trigger.model import ModelConfig, VAEParts
-from aa_trigger.preprocess import FloatScaler, HardwareScaler, scaler_from_dict
+from aa_trigger.model.vae import ModelConfig, VAEParts
 
-RUN_FORMAT = 1
+if TYPE_CHECKING:
+    from aa_trigger.config import TrainConfig
+    from aa_trigger.data.dataset import Dataset
+    from aa_trigger.evaluation.evaluate import RunMetrics
+from aa_trigger.data.preprocess import FloatScaler, HardwareScaler
+
+RUN_FORMAT = 2  # 2: strict JSON (null for n/a), metrics.json with a format field
+READABLE_FORMATS = (1, 2)
 PART_NAMES = ("encoder", "decoder", "surrogate")
 REQUIRED = ("config.json", "model.json", "preprocessing.json", "provenance.json",
             *(f"{stage}/{p}.weights.h5" for stage in ("aa", "pretrained") for p in PART_NAMES))
@@ -60,10 +67,6 @@ def atomic_folder(final: Path, force: bool = False) -> Iterator[Path]:
         tmp.rename(final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=1, sort_keys=False, default=float) + "\n")
 
 
 def save_parts(folder: Path, parts: VAEParts) -> None:
@@ -110,7 +113,7 @@ def git_commit() -> str | None:
 
 @dataclass
 class Run:
-    """A trained run loaded back from its folder."""
+    """A trained run loaded back from its folder (every field it uses checked)."""
 
     path: Path
     config: dict[str, Any]
@@ -118,25 +121,96 @@ class Run:
     scaler: HardwareScaler | FloatScaler
     aa: VAEParts
     pretrained: VAEParts
+    metrics: dict[str, Any] | None  # metrics.json (None when absent)
+
+
+def save_run(folder: Path, cfg: "TrainConfig", mcfg: ModelConfig, data: "Dataset", parts: VAEParts,
+             pretrained: VAEParts, history: list[dict[str, Any]], metrics: "RunMetrics", summary: str) -> None:
+    """Weights, resolved configuration, preprocessing, history, metrics and summary of a run."""
+    save_parts(folder / "aa", parts)
+    save_parts(folder / "pretrained", pretrained)
+    jsonio.write_json(folder / "config.json", cfg.to_dict())
+    jsonio.write_json(folder / "model.json", mcfg.to_dict())
+    jsonio.write_json(folder / "preprocessing.json", {**data.scaler.to_dict(), "data_kind": data.kind})
+    jsonio.write_json(folder / "history.json", history)
+    jsonio.write_json(folder / "metrics.json", metrics)
+    (folder / "summary.md").write_text(summary)
+
+
+def save_provenance(folder: Path, cfg: "TrainConfig", data: "Dataset", timings: dict[str, float]) -> None:
+    jsonio.write_json(folder / "provenance.json", {
+        "run_format": RUN_FORMAT, "seed": cfg.seed, "git_commit": git_commit(), "versions": versions(),
+        "data_sha256": data.fingerprint, "data_source": cfg.data or cfg.data_dir or "built-in generator",
+        "data_report": data.report, "timings": timings, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+
+def _model_config(path: Path) -> ModelConfig:
+    d = jsonio.read_json(path)
+    if isinstance(d, dict) and "recon" not in d:  # written before image data: always squared errors
+        d["recon"] = "mse"
+    kinds = {"n_features": int, "widths": list, "latent": int, "quantize": int, "surrogate_width": int, "recon": str}
+    values = {name: jsonio.field(d, name, kind, path) for name, kind in kinds.items()}
+    if not all(isinstance(w, int) and not isinstance(w, bool) for w in values["widths"]):
+        raise AATriggerError(f"{path}: field 'widths' should be a list of integers, found {values['widths']!r}")
+    cfg = ModelConfig(**values)
+    try:
+        cfg.validate()
+    except AATriggerError as exc:
+        raise AATriggerError(f"{path}: {exc}") from None
+    return cfg
+
+
+def _scaler(path: Path) -> HardwareScaler | FloatScaler:
+    d = jsonio.read_json(path)
+    kind = jsonio.field(d, "kind", str, path)
+    cls: type = {"hardware": HardwareScaler, "float": FloatScaler}.get(kind)  # type: ignore[assignment]
+    if cls is None:
+        raise AATriggerError(f"{path}: unknown preprocessing kind {kind!r}")
+    values = {}
+    for f in fields(cls):
+        kind_of = list if f.name not in ("width", "int_bits") else int
+        values[f.name] = jsonio.field(d, f.name, kind_of, path)
+    return cls(**values)
+
+
+def train_config(config: dict[str, Any], path: Path) -> "TrainConfig":
+    """The run's resolved training configuration, checked field by field."""
+    from aa_trigger.config import TrainConfig
+
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise AATriggerError(f"{path}: unknown field {unknown[0]!r}")
+    try:
+        cfg = TrainConfig(**config)
+        cfg.validate()
+    except (AATriggerError, TypeError) as exc:
+        raise AATriggerError(f"{path}: {exc}") from None
+    return cfg
 
 
 def load_run(path: Path) -> Run:
-    """Load a run folder; one clear error when it is missing, incomplete or incompatible."""
+    """Load a run folder; one clear error line when it is missing, incomplete or incompatible."""
+    from aa_trigger.evaluation.evaluate import nan_for_null
+
     path = Path(path)
     if not path.is_dir():
         raise AATriggerError(f"run folder {path}: no such folder")
     missing = [f for f in REQUIRED if not (path / f).is_file()]
     if missing:
         raise AATriggerError(f"run folder {path} is incomplete: missing {', '.join(missing)}")
-    try:
-        prov = json.loads((path / "provenance.json").read_text())
-        config = json.loads((path / "config.json").read_text())
-        mcfg = ModelConfig(**json.loads((path / "model.json").read_text()))
-        scaler = scaler_from_dict(json.loads((path / "preprocessing.json").read_text()))
-    except (ValueError, TypeError) as exc:
-        raise AATriggerError(f"run folder {path}: unreadable metadata ({exc})") from None
-    if prov.get("run_format") != RUN_FORMAT:
-        raise AATriggerError(f"run folder {path} has format {prov.get('run_format')!r}; "
-                             f"this aa_trigger reads format {RUN_FORMAT}")
-    mcfg.validate()
-    return Run(path, config, mcfg, scaler, load_parts(path / "aa", mcfg), load_parts(path / "pretrained", mcfg))
+    fmt = jsonio.field(jsonio.read_json(path / "provenance.json"), "run_format", int, path / "provenance.json")
+    if fmt not in READABLE_FORMATS:
+        raise AATriggerError(f"run folder {path} has format {fmt}; this aa_trigger reads formats "
+                             f"{', '.join(map(str, READABLE_FORMATS))}")
+    config = jsonio.read_json(path / "config.json")
+    train_config(config, path / "config.json")
+    mcfg = _model_config(path / "model.json")
+    scaler = _scaler(path / "preprocessing.json")
+    metrics = None
+    if (path / "metrics.json").is_file():
+        m = jsonio.read_json(path / "metrics.json")
+        jsonio.field(m, "aa", dict, path / "metrics.json")
+        metrics = nan_for_null(m)
+    return Run(path, config, mcfg, scaler, load_parts(path / "aa", mcfg), load_parts(path / "pretrained", mcfg),
+               metrics)

@@ -2,41 +2,40 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import Any
 
-from aa_trigger.cli import progress, quiet, run_job
+from aa_trigger.cli import Parser, progress, run_verb
+
+DESCRIPTION = ("Pretrain a quantisation-aware VAE on background, fine-tune it with Anomaly Awareness, train the "
+               "latent-score surrogate, evaluate every score before and after AA and write a run folder. Without "
+               "--data or --data-dir it uses the built-in synthetic L1 data set.")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from aa_trigger.config import add_arguments
+def build_parser() -> Parser:
+    from aa_trigger.config import TrainConfig
+    from aa_trigger.options import add_arguments
 
-    parser = argparse.ArgumentParser(
-        prog="python -m aa_trigger.train",
-        description="Pretrain a quantisation-aware VAE on background, fine-tune it with Anomaly Awareness, "
-                    "train the latent-score surrogate, evaluate every score before and after AA and write "
-                    "a run folder. Without --data-dir it uses the built-in synthetic L1 data set.",
-    )
-    add_arguments(parser)
+    parser = Parser("python -m aa_trigger.train", DESCRIPTION)
+    add_arguments(parser, TrainConfig)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet()
-    from aa_trigger.config import from_namespace
 
-    def job():
-        from aa_trigger.pipeline import run_training
+    def job() -> Any:
+        from aa_trigger.config import TrainConfig
+        from aa_trigger.jobs.train import run_training
+        from aa_trigger.options import from_namespace
 
-        return run_training(from_namespace(args), progress)
+        return run_training(from_namespace(TrainConfig, args), progress)
 
-    code, result = run_job(job, "run folder")
-    if code:
-        return code
-    print(result.summary)
-    print(f"run folder: {result.path}  ({result.seconds:.0f} s)")
-    return 0
+    def show(result: Any) -> None:
+        print(result.summary)
+        print(f"run folder: {result.path}  ({result.seconds:.0f} s)")
+
+    return run_verb(job, show, "run folder")
 
 
 if __name__ == "__main__":

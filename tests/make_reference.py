@@ -25,10 +25,12 @@ N_GOLDEN = 2000
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from aa_trigger import deploy, fixedpoint
     from aa_trigger.config import TrainConfig
-    from aa_trigger.data import load_dataset
-    from aa_trigger.pipeline import run_training
+    from aa_trigger.data.dataset import load_dataset
+    from aa_trigger.firmware import emulator
+    from aa_trigger.firmware.graph import build_graph
+    from aa_trigger.jobs.train import run_training
+    from aa_trigger.model.vae import DEPLOYABLE_SCORES
     from aa_trigger.runfolder import load_run
 
     os.chdir(ROOT)
@@ -42,8 +44,8 @@ def main() -> None:
     x_int = np.concatenate([data.int_test[: N_GOLDEN // 2]]
                            + [v[: N_GOLDEN // 6] for v in data.int_signals_test.values()])
     golden = {"x_int": x_int.astype(np.int16), "input_frac_bits": np.int64(run.scaler.frac_bits)}
-    for score in deploy.SCORE_TYPES:
-        golden[score] = fixedpoint.score(deploy.fixed_graph(run, score), x_int)
+    for score in DEPLOYABLE_SCORES:
+        golden[score] = emulator.score(build_graph(run.aa, run.scaler.input_type, score), x_int)
     np.savez_compressed(res.path / "golden.npz", **golden)
     print(res.summary)
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from aa_trigger import generator as g
-from aa_trigger.adc2021 import read_adc2021, write_adc2021
+from aa_trigger.data import detector, generator as g
+from aa_trigger.data.adc2021 import read_adc2021, write_adc2021
 from aa_trigger.errors import AATriggerError
 
 N = 5000
@@ -34,13 +34,13 @@ def test_pt_ordering_within_groups(sample):
 def test_acceptance_and_filter(sample):
     _, ev = sample
     for rows, kind in ((slice(1, 5), "egamma"), (slice(5, 9), "muon"), (slice(9, 19), "jet")):
-        eta_max, pt_min = g.ACCEPTANCE[kind]
+        eta_max, pt_min = detector.ACCEPTANCE[kind]
         block = ev[:, rows]
         present = block[..., 0] > 0
         assert np.all(np.abs(block[..., 1][present]) < eta_max)
         assert np.all(block[..., 0][present] >= pt_min)
     assert np.all(np.abs(ev[..., 2]) <= np.pi)
-    assert np.all(g.lepton_filter(ev))
+    assert np.all(detector.lepton_filter(ev))
 
 
 def test_background_composition_is_physical():

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from aa_trigger.config import TrainConfig
-from aa_trigger.data import load_dataset
+from aa_trigger.data.dataset import load_dataset
 from aa_trigger.errors import AATriggerError
-from aa_trigger.loaders import ReadOptions, read_source
+from aa_trigger.data.loaders import ReadOptions, read_source
 
 
 def _cicids_csv(path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from aa_trigger import netlist
+from aa_trigger.firmware.rtl import netlist
 
 
 def _evaluate(outputs, shared, x):

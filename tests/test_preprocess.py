@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from aa_trigger import generator as g
+from aa_trigger.data import generator as g
 from aa_trigger.errors import AATriggerError
-from aa_trigger.preprocess import FloatScaler, HardwareScaler, scaler_from_dict, to_hardware
+from aa_trigger.data.preprocess import FloatScaler, HardwareScaler, scaler_from_dict, to_hardware
 
 
 def test_hardware_integers_follow_l1_steps():

@@ -3,9 +3,9 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from aa_trigger.model import ModelConfig, VAEParts  # noqa: E402
-from aa_trigger.training import (TrainSettings, aa_loss, batch_composition, linear_ramp,  # noqa: E402
-                                 train_vae)
+from aa_trigger.config import TrainConfig  # noqa: E402
+from aa_trigger.model.training import aa_loss, batch_composition, linear_ramp, train_vae  # noqa: E402
+from aa_trigger.model.vae import ModelConfig, VAEParts  # noqa: E402
 
 
 def test_linear_ramp():
@@ -42,12 +42,12 @@ def _data(n=4096, d=12, seed=0):
 
 @pytest.mark.parametrize("quantize", [0, 8])
 def test_training_is_deterministic(quantize):
-    cfg = ModelConfig(n_features=12, widths=[8], latent=3, quantize=quantize, surrogate_width=4)
+    cfg = ModelConfig(n_features=12, widths=[8], latent=3, quantize=quantize, surrogate_width=4, recon="mse")
     runs = []
     for _ in range(2):
         tf.keras.utils.set_random_seed(1)
         parts = VAEParts.build(cfg)
-        s = TrainSettings(epochs=2, batch_size=256, lambda_max=1.0, anomaly_fraction=0.1, seed=1)
+        s = TrainConfig(epochs_finetune=2, batch_size=256, lambda_max=1.0, anomaly_fraction=0.1, seed=1)
         hist = train_vae(parts, _data(), s, x_anom=_data(512, seed=1) + 3.0)
         runs.append((hist, [w.copy() for w in parts.encoder.get_weights()]))
     assert runs[0][0] == runs[1][0]
@@ -58,13 +58,13 @@ def test_training_is_deterministic(quantize):
 
 
 def test_save_reload_identity(tmp_path):
+    from aa_trigger.model.scores import compute_scores
     from aa_trigger.runfolder import load_parts, save_parts
-    from aa_trigger.scores import compute_scores
 
-    cfg = ModelConfig(n_features=12, widths=[8], latent=3, quantize=6, surrogate_width=4)
+    cfg = ModelConfig(n_features=12, widths=[8], latent=3, quantize=6, surrogate_width=4, recon="mse")
     tf.keras.utils.set_random_seed(2)
     parts = VAEParts.build(cfg)
-    train_vae(parts, _data(), TrainSettings(epochs=1, batch_size=256))
+    train_vae(parts, _data(), TrainConfig(epochs_pretrain=1, batch_size=256))
     save_parts(tmp_path, parts)
     again = load_parts(tmp_path, cfg)
     x = _data(2000, seed=5)

@@ -1,0 +1,227 @@
+"""The training data set: built-in samples (generated once, cached) or a folder of ADC2021 files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from aa_trigger.data import generator
+from aa_trigger.data.adc2021 import read_adc2021
+from aa_trigger.config import TrainConfig, default_cache_dir
+from aa_trigger.errors import AATriggerError
+from aa_trigger.data.preprocess import FloatScaler, HardwareScaler, to_hardware
+
+Progress = Callable[[str], None]
+BUILTIN_VERSION = 1  # bump when the generator's output changes
+
+
+@dataclass
+class Dataset:
+    """Scaled network inputs, split for training and evaluation."""
+
+    kind: str  # "trigger" | "tabular" | "image"
+    scaler: HardwareScaler | FloatScaler
+    x_train: np.ndarray  # background for training
+    x_test: np.ndarray  # background for evaluation
+    x_finetune: np.ndarray  # labelled anomalies used in AA fine-tuning
+    signals_test: dict[str, np.ndarray]  # per signal, events never used in training
+    finetune_name: str
+    int_test: np.ndarray  # x_test as the firmware input integers (units of 2**-frac_bits)
+    int_signals_test: dict[str, np.ndarray]
+    fingerprint: dict[str, str] = field(default_factory=dict)
+    report: list[str] = field(default_factory=list)
+
+
+IMAGE_SCALER = dict(offset_shift=8, width=9, int_bits=1)  # pixel / 256 in ap_fixed<9,1>, exact
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def builtin_folder(cfg: TrainConfig, progress: Progress | None = None) -> Path:
+    """The cached built-in data set for this configuration, generated on first use."""
+    n_bg = cfg.n_background_train + cfg.n_background_test
+    root = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+    folder = root / f"builtin-v{BUILTIN_VERSION}-seed{cfg.seed}-bg{n_bg}-sig{cfg.n_signal}"
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        have = json.loads(manifest.read_text())["samples"]
+        if all(s in have for s in cfg.signals):
+            return folder
+    if progress:
+        progress(f"generating the built-in data set into {folder} ({n_bg} background, {cfg.n_signal} per signal)")
+    try:
+        paths = generator.write_builtin(folder, n_bg, cfg.n_signal, cfg.seed, tuple(generator.SIGNALS))
+    except OSError as exc:
+        raise AATriggerError(f"cannot write the built-in data set to {folder}: {exc}") from None
+    manifest.write_text(json.dumps({"generator_version": BUILTIN_VERSION, "seed": cfg.seed,
+                                     "samples": {k: p.name for k, p in paths.items()}}, indent=1))
+    return folder
+
+
+def sample_paths(cfg: TrainConfig, progress: Progress | None = None) -> dict[str, Path]:
+    folder = Path(cfg.data_dir) if cfg.data_dir else builtin_folder(cfg, progress)
+    if not folder.is_dir():
+        raise AATriggerError(f"--data-dir {folder}: no such folder")
+    paths = {}
+    for sample in ("background", *cfg.signals):
+        name = generator.SAMPLE_FILES.get(sample, f"{sample}.h5")
+        path = folder / name
+        if not path.is_file():
+            raise AATriggerError(f"{folder}: missing {name} for sample {sample!r}")
+        paths[sample] = path
+    return paths
+
+
+def _split(rng: np.random.Generator, n: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+    order = rng.permutation(n)
+    return order[n_test:], order[:n_test]
+
+
+def _raw_builtin_or_adc(cfg: TrainConfig, progress: Progress | None):
+    """Raw events of the built-in data or an ADC2021 folder, split by event counts."""
+    paths = sample_paths(cfg, progress)
+    n_bg = cfg.n_background_train + cfg.n_background_test
+    bg = read_adc2021(paths["background"], n_bg)
+    if len(bg) < n_bg:
+        raise AATriggerError(f"{paths['background']}: {len(bg)} events, need {n_bg} "
+                             f"(--n-background-train + --n-background-test)")
+    bg = bg[np.random.default_rng([cfg.seed, 11]).permutation(len(bg))]
+    signals = {}
+    for s in cfg.signals:
+        ev = read_adc2021(paths[s], cfg.n_signal)
+        if s == cfg.finetune_signal and len(ev) <= cfg.n_finetune:
+            raise AATriggerError(f"{paths[s]}: {len(ev)} events, need more than --n-finetune {cfg.n_finetune}")
+        signals[s] = ev[np.random.default_rng([cfg.seed, 12]).permutation(len(ev))]
+    ft = cfg.finetune_signal
+    raw = {"train": bg[: cfg.n_background_train], "test": bg[cfg.n_background_train:],
+           "finetune": signals[ft][: cfg.n_finetune],
+           "signals": {k: (v[cfg.n_finetune:] if k == ft else v) for k, v in signals.items()}}
+    return "trigger", raw, ft, {k: sha256_file(p) for k, p in paths.items()}, []
+
+
+def _parse_map(items: list[str]) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in items)
+
+
+def _roles(tables: dict, cfg: TrainConfig) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The rows of every source with their roles: background, fine-tuning, and one mask per test signal.
+
+    A token is NAME:LABEL (a label of one source), NAME (a whole source) or LABEL (in every source)."""
+    kinds = {t.kind for t in tables.values()}
+    if len(kinds) > 1:
+        raise AATriggerError(f"--data sources mix data kinds ({', '.join(sorted(kinds))})")
+    shapes = {t.features.shape[1:] for t in tables.values()}
+    if len(shapes) > 1:
+        raise AATriggerError(f"--data sources have different feature counts: {sorted(shapes)}")
+    kind = kinds.pop()
+    single = len(tables) == 1
+    rows_src = np.concatenate([np.full(len(t.labels), n) for n, t in tables.items()])
+    rows_lab = np.concatenate([t.labels if t.kind != "trigger" else np.full(len(t.labels), n)
+                               for n, t in tables.items()])
+    feats = np.concatenate([t.features for t in tables.values()])
+    qual = np.array([lab if (single or k == "trigger") else f"{src}:{lab}"
+                     for src, lab, k in zip(rows_src, rows_lab, [kind] * len(rows_src))])
+    available = sorted(set(qual))
+
+    def select(token: str) -> np.ndarray:
+        m = (qual == token) | (rows_src == token) | (rows_lab == token)  # NAME:LABEL, NAME or LABEL
+        if not m.any():
+            raise AATriggerError(f"unknown label {token!r}; labels: {', '.join(available[:30])}")
+        return m
+
+    def union(tokens: list[str]) -> np.ndarray:
+        m = np.zeros(len(qual), bool)
+        for t in tokens:
+            m |= select(t)
+        return m
+
+    bg_mask, ft_mask = union(cfg.background), union(cfg.finetune)
+    if (bg_mask & ft_mask).any():
+        raise AATriggerError("a label is both --background and --finetune")
+    test_tokens = list(cfg.test) or [lab for lab in available if not (bg_mask | ft_mask)[qual == lab].any()]
+    signal_masks = {t: select(t) for t in test_tokens}
+    for t, m in signal_masks.items():
+        if (m & (bg_mask | ft_mask)).any():
+            raise AATriggerError(f"--test label {t!r} is also background or fine-tuning data")
+    return kind, feats, bg_mask, ft_mask, signal_masks
+
+
+def _raw_user(cfg: TrainConfig, progress: Progress | None):
+    """Raw rows of the user's sources, assigned to roles by label and split by fraction."""
+    from aa_trigger.data.loaders import ReadOptions, read_source
+
+    opts = ReadOptions(cfg.label_column, list(cfg.features), _parse_map(cfg.column_map),
+                       _parse_map(cfg.label_map), cfg.nonfinite, cfg.hdf_key, cfg.tiles_per_label)
+    tables, report, fingerprint = {}, [], {}
+    for i, item in enumerate(cfg.data):
+        name, path = item.split("=", 1) if "=" in item else (Path(item).stem.split(".")[0] or f"data{i}", item)
+        if name in tables:
+            raise AATriggerError(f"--data names source {name!r} twice")
+        t = read_source(name, Path(path), opts)
+        tables[name] = t
+        fingerprint[name] = sha256_file(Path(path))
+        report.append(f"{name} ({path}): {t.kind}, {len(t.labels)} rows, {t.features.shape[-1]} "
+                      f"{'objects' if t.kind == 'trigger' else 'features'}; rows per label "
+                      + ", ".join(f"{k} {v}" for k, v in t.counts().items())
+                      + "".join(f"; {n}" for n in t.notes))
+    kind, feats, bg_mask, ft_mask, signal_masks = _roles(tables, cfg)
+    rng = np.random.default_rng([cfg.seed, 13])
+    bg, ft = feats[bg_mask], feats[ft_mask]
+    for what, arr in (("background", bg), ("fine-tuning", ft)):
+        if len(arr) < 2:
+            raise AATriggerError(f"the {what} class has {len(arr)} rows; it needs at least 2")
+    tr, te = _split(rng, len(bg), max(1, int(round(cfg.test_fraction * len(bg)))))
+    ftr, fte = _split(rng, len(ft), max(1, int(round(cfg.test_fraction * len(ft)))))
+    ft_name = "+".join(cfg.finetune)
+    signals = {ft_name: ft[fte], **{t: feats[m] for t, m in signal_masks.items()}}
+    report.append(f"background {len(tr)} train / {len(te)} test; fine-tuning {ft_name} {len(ftr)} train / "
+                  f"{len(fte)} test; unseen " + ", ".join(f"{t} {int(m.sum())}" for t, m in signal_masks.items()))
+    raw = {"train": bg[tr], "test": bg[te], "finetune": ft[ftr], "signals": signals}
+    return kind, raw, ft_name, fingerprint, report
+
+
+def _pixels(x: np.ndarray) -> np.ndarray:
+    if np.any(x < 0) or np.any(x > 255) or np.any(x != np.round(x)):
+        raise AATriggerError("image pixels must be integers from 0 to 255")
+    return x.astype(np.int64)
+
+
+def load_dataset(cfg: TrainConfig, progress: Progress | None = None) -> Dataset:
+    """Read the samples, split them, fit the scaler on training background only, scale."""
+    if cfg.data:
+        kind, raw, ft_name, fingerprint, report = _raw_user(cfg, progress)
+    else:
+        kind, raw, ft_name, fingerprint, report = _raw_builtin_or_adc(cfg, progress)
+    scaler: HardwareScaler | FloatScaler
+    if kind == "trigger" and cfg.preprocessing == "hardware":
+        to_in = to_hardware
+        scaler = HardwareScaler.fit(to_in(raw["train"]))
+    elif kind == "image":
+        to_in = _pixels
+        d = raw["train"].shape[1]
+        scaler = HardwareScaler([0] * d, [IMAGE_SCALER["offset_shift"]] * d, IMAGE_SCALER["width"],
+                                IMAGE_SCALER["int_bits"])
+    else:
+        def to_in(a: np.ndarray) -> np.ndarray:
+            return a[..., :3].reshape(len(a), -1) if a.ndim == 3 else a
+        scaler = FloatScaler.fit(to_in(raw["train"]))
+    ints = {k: scaler.transform_int(to_in(raw[k])) for k in ("train", "test", "finetune")}
+    sig_ints = {k: scaler.transform_int(to_in(v)) for k, v in raw["signals"].items()}
+    f = 2.0 ** -scaler.frac_bits
+
+    def flt(a: np.ndarray) -> np.ndarray:
+        return (a * f).astype(np.float32)
+
+    return Dataset(kind, scaler, flt(ints["train"]), flt(ints["test"]), flt(ints["finetune"]),
+                   {k: flt(v) for k, v in sig_ints.items()}, ft_name, ints["test"], sig_ints, fingerprint, report)

@@ -1,0 +1,1 @@
+"""Evaluation: trigger metrics, before/after-AA evaluation, plots."""

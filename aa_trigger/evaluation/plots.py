@@ -1,0 +1,78 @@
+"""Figures of a run: score distributions and ROC curves before and after AA (PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from aa_trigger.evaluation import metrics
+from aa_trigger.model.scores import SCORES
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def score_distributions(folder: Path, stages: dict[str, tuple[dict, dict]]) -> list[Path]:
+    """One PNG per score: background vs each signal, one panel per stage (plain, AA)."""
+    plt = _plt()
+    written = []
+    for name in SCORES:
+        fig, axes = plt.subplots(1, len(stages), figsize=(6 * len(stages), 4.5), squeeze=False)
+        for ax, (stage, (bg, sig)) in zip(axes[0], stages.items()):
+            values = [bg[name]] + [s[name] for s in sig.values()]
+            lo, hi = np.percentile(np.concatenate(values), [0.05, 99.95])
+            if name == "recon" and lo > 0:
+                bins = np.logspace(np.log10(lo), np.log10(hi), 80)
+                ax.set_xscale("log")
+            else:
+                bins = np.linspace(lo, hi, 80)
+            ax.hist(bg[name], bins=bins, density=True, histtype="stepfilled", alpha=0.3, color="grey",
+                    label="background")
+            for s, v in sig.items():
+                ax.hist(v[name], bins=bins, density=True, histtype="step", label=s)
+            ax.set_yscale("log")
+            ax.set_xlabel(f"{name} score")
+            ax.set_title(f"{stage}: {SCORES[name]}", fontsize=8)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = folder / f"scores_{name}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def roc_curves(folder: Path, stages: dict[str, tuple[dict, dict]], fpr_marks: list[float]) -> list[Path]:
+    """One PNG per score: ROC (log FPR) per signal, dashed before AA, solid after."""
+    plt = _plt()
+    written = []
+    styles = dict(zip(stages, ["--", "-"]))
+    for name in SCORES:
+        fig, ax = plt.subplots(figsize=(6.5, 5))
+        colours = {}
+        for stage, (bg, sig) in stages.items():
+            for s, v in sig.items():
+                fpr, tpr = metrics.roc_curve(bg[name], v[name])
+                line = ax.plot(fpr, tpr, styles.get(stage, "-"), color=colours.get(s),
+                               label=f"{s} {stage} (AUC {metrics.auc(bg[name], v[name]):.3f})")[0]
+                colours[s] = line.get_color()
+        for f in fpr_marks:
+            ax.axvline(f, color="k", lw=0.5, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("background false-positive rate")
+        ax.set_ylabel("signal efficiency")
+        ax.set_title(SCORES[name], fontsize=9)
+        ax.legend(fontsize=6, loc="upper left")
+        fig.tight_layout()
+        path = folder / f"roc_{name}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written

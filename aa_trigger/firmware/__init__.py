@@ -1,0 +1,1 @@
+"""Firmware: the deployable graph, its numpy emulator, back ends (hls/, rtl/), comparison and report."""

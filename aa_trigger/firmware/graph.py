@@ -1,0 +1,188 @@
+"""The deployable graph: the one description of what runs in the FPGA.
+
+Built from the trained model parts in memory (:func:`build_graph`), it holds every tensor as
+exact integers with its fixed-point type. Every consumer reads it: the numpy emulator
+(:mod:`.emulator`), the float reference and the deployable QKeras model (:mod:`.keras_model`),
+the hls4ml configuration (:mod:`.hls`) and the Verilog (:mod:`.rtl`).
+
+Nodes, in order of evaluation:
+
+* :class:`Dense`: ``x @ W + b`` accumulated exactly (aligned binary points, as hls4ml's 'auto'
+  accumulators), then optionally ReLU, then optionally rounded (half to even) and saturated to
+  the output type of its quantiser; without a quantiser the output is the exact accumulator.
+* :class:`SumSquares`: the exact sum of squares of its input (AXOL1TL's sum of mu^2).
+
+The score is whatever the last node computes: sum mu^2, or the surrogate head's dense layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+
+from aa_trigger.errors import AATriggerError
+from aa_trigger.model.quant import FixedType, QuantSpec
+
+
+@dataclass(eq=False)
+class Dense:
+    """One dense layer with integer weights (units of ``2**-kernel_type.frac`` and ``2**-bias_type.frac``)."""
+
+    name: str
+    kernel: np.ndarray  # int64 (n_in, n_out)
+    bias: np.ndarray  # int64 (n_out,)
+    kernel_q: QuantSpec
+    bias_q: QuantSpec
+    relu: bool = False
+    out_q: QuantSpec | None = None  # quantiser of the output; None: the exact accumulator
+    act_name: str = ""  # name of the activation (quantiser) layer in the Keras model
+    float_kernel: np.ndarray | None = None  # the trained float weights (for the float reference)
+    float_bias: np.ndarray | None = None
+
+    @property
+    def w_frac(self) -> int:
+        return self.kernel_q.fixed().frac
+
+    @property
+    def b_frac(self) -> int:
+        return self.bias_q.fixed().frac
+
+    @property
+    def out_type(self) -> FixedType | None:
+        return self.out_q.fixed() if self.out_q is not None else None
+
+    @property
+    def kind(self) -> str:
+        """``relu``, ``quant`` (quantised linear output) or ``linear`` (exact output)."""
+        return "relu" if self.relu else "quant" if self.out_q is not None else "linear"
+
+    @property
+    def n_out(self) -> int:
+        return int(self.kernel.shape[1])
+
+
+@dataclass
+class SumSquares:
+    """The exact sum of the squares of its inputs."""
+
+    name: str
+
+
+Node = Union[Dense, SumSquares]
+
+
+@dataclass
+class FixedGraph:
+    """Input type, then nodes evaluated in order; the last one's output is the score."""
+
+    input_name: str
+    input_type: FixedType
+    n_features: int
+    nodes: list[Node]
+    score: str  # what the graph computes, for labels ("mu2", "surrogate")
+
+    @property
+    def dense(self) -> list[Dense]:
+        return [n for n in self.nodes if isinstance(n, Dense)]
+
+
+def integer_weights(values: np.ndarray, spec: QuantSpec, where: str) -> np.ndarray:
+    """Quantised weights as exact integers in units of ``2**-frac`` of the spec's type."""
+    scaled = np.asarray(values, np.float64) * 2.0 ** spec.fixed().frac
+    if not np.array_equal(scaled, np.round(scaled)):
+        raise AATriggerError(f"layer {where}: quantised weights are not on the {spec.fixed().hls(False)} grid "
+                             "(alpha must be 1 for an exact mapping)")
+    return scaled.astype(np.int64)
+
+
+def build_graph(parts: Any, input_type: FixedType, score: str) -> FixedGraph:
+    """The deployable graph of trained :class:`~aa_trigger.model.vae.VAEParts` (in memory) for a score,
+    with inputs of ``input_type`` (the preprocessing's output type)."""
+    from aa_trigger.model.vae import INPUT, deployable_layers
+
+    layers, squares = deployable_layers(parts, score)
+    nodes: list[Node] = []
+    for d in layers:
+        kernel_q, bias_q = d.layer.kernel_quantizer_internal, d.layer.bias_quantizer_internal
+        kernel = integer_weights(kernel_q(d.layer.kernel).numpy(), d.kernel_q, d.layer.name)
+        bias = integer_weights(bias_q(d.layer.bias).numpy(), d.bias_q, d.layer.name)
+        fk, fb = (np.asarray(w, np.float64) for w in d.layer.get_weights())
+        nodes.append(Dense(d.layer.name, kernel, bias, d.kernel_q, d.bias_q, d.relu, d.out_q, d.act_name, fk, fb))
+    if squares:
+        nodes.append(SumSquares(squares))
+    return FixedGraph(INPUT, input_type, parts.config.n_features, nodes, score)
+
+
+def sum_squares_type(in_type: FixedType, n: int) -> FixedType:
+    """The type of an exact sum of ``n`` squares of ``in_type`` values (never wraps)."""
+    frac = 2 * in_type.frac
+    max_sq = (1 << (in_type.width - 1)) ** 2  # (-2^(W-1))^2, the largest square
+    int_bits = int(np.ceil(np.log2(max_sq * n + 1))) - frac + 1
+    return FixedType(int_bits + frac, int_bits)
+
+
+def exact_type(lo: int, hi: int, frac: int) -> FixedType:
+    """The narrowest signed type holding every integer in [lo, hi] (units of ``2**-frac``)."""
+    width = max(2, int(lo).bit_length() + 1, int(hi).bit_length() + 1)
+    return FixedType(width, width - frac)
+
+
+def _dense_interval(node: Dense, lo: int, hi: int, frac: int) -> tuple[int, int, int]:
+    """Exact accumulator interval of a dense layer whose inputs all lie in [lo, hi]."""
+    acc_frac = frac + node.w_frac
+    shift = acc_frac - node.b_frac
+    if shift < 0:
+        raise AATriggerError(f"{node.name}: the bias has more fractional bits than the accumulator")
+    k = node.kernel
+    pos = [int(v) for v in np.where(k > 0, k, 0).sum(axis=0)]
+    neg = [int(v) for v in np.where(k < 0, k, 0).sum(axis=0)]
+    bias = [int(b) << shift for b in node.bias]
+    a_lo = min(lo * p + hi * n + b for p, n, b in zip(pos, neg, bias))
+    a_hi = max(hi * p + lo * n + b for p, n, b in zip(pos, neg, bias))
+    return a_lo, a_hi, acc_frac
+
+
+def intervals(graph: FixedGraph) -> list[tuple[int, int, int]]:
+    """Per node: the exact interval of its accumulator (units of ``2**-frac``) and ``frac``;
+    the last entry is the score's. Every value a back end computes lies inside these bounds."""
+    t = graph.input_type
+    lo, hi, frac, n_in = t.int_min, t.int_max, t.frac, graph.n_features
+    out = []
+    for node in graph.nodes:
+        if isinstance(node, Dense):
+            a_lo, a_hi, acc_frac = _dense_interval(node, lo, hi, frac)
+            out.append((a_lo, a_hi, acc_frac))
+            lo, hi, frac = a_lo, a_hi, acc_frac
+            if node.relu:
+                lo, hi = max(lo, 0), max(hi, 0)
+            if node.out_type is not None:
+                ot = node.out_type
+                lo, hi, frac = max(min(lo, ot.int_max), ot.int_min), min(max(hi, ot.int_min), ot.int_max), ot.frac
+            n_in = node.n_out
+        else:
+            sq_lo = 0 if lo <= 0 <= hi else min(lo * lo, hi * hi)
+            lo, hi, frac = sq_lo * n_in, max(lo * lo, hi * hi) * n_in, 2 * frac
+            out.append((lo, hi, frac))
+            n_in = 1
+    out.append((lo, hi, frac))
+    return out
+
+
+def accumulator_bits(graph: FixedGraph) -> int:
+    """Bits of the widest integer (with sign) the graph computes."""
+    return max(max(abs(lo), abs(hi)).bit_length() + 1 for lo, hi, _ in intervals(graph))
+
+
+def score_type(graph: FixedGraph) -> FixedType:
+    """The exact type of the score: the last node's type, or the narrowest that holds every value."""
+    last = graph.nodes[-1]
+    if isinstance(last, Dense) and last.out_type is not None:
+        return last.out_type
+    if isinstance(last, SumSquares):
+        prev = graph.nodes[-2]
+        assert isinstance(prev, Dense) and prev.out_type is not None
+        return sum_squares_type(prev.out_type, prev.n_out)
+    lo, hi, frac = intervals(graph)[-1]
+    return exact_type(lo, hi, frac)

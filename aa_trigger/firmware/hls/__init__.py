@@ -1,0 +1,1 @@
+"""HLS back end: hls4ml projects and their C simulation."""

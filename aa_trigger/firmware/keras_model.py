@@ -1,0 +1,57 @@
+"""Models derived from the graph: the deployable QKeras model hls4ml converts, and the float reference.
+
+The QKeras model carries the graph's quantised weights (on the grid, so QKeras' quantisers keep
+them), the quantisers of every node and, for the sum of squares, a ``Dot(axes=1)`` layer, which
+hls4ml converts exactly when its accumulator type is set (:mod:`aa_trigger.firmware.hls.config`).
+The float reference is the same network with the trained float weights and no quantisation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from aa_trigger.firmware.graph import Dense, FixedGraph
+
+
+def keras_model(graph: FixedGraph) -> Any:
+    """The deployable QKeras model of the graph (layer names of the graph's nodes)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    x = inp = tf.keras.Input((graph.n_features,), name=graph.input_name)
+    weights = []
+    for node in graph.nodes:
+        if isinstance(node, Dense):
+            dense = QDense(node.n_out, kernel_quantizer=node.kernel_q.qkeras(), bias_quantizer=node.bias_q.qkeras(),
+                           name=node.name)
+            x = dense(x)
+            weights.append((dense, [node.kernel * 2.0**-node.w_frac, node.bias * 2.0**-node.b_frac]))
+            if node.out_q is not None:
+                x = QActivation(node.out_q.qkeras(), name=node.act_name)(x)
+        else:
+            x = tf.keras.layers.Dot(axes=1, name=node.name)([x, x])
+    model = tf.keras.Model(inp, x, name=f"aa_trigger_{graph.score}")
+    for layer, w in weights:
+        layer.set_weights([np.asarray(v, np.float32) for v in w])
+    return model
+
+
+def keras_scores(model: Any, x_int: np.ndarray, input_frac: int, batch: int = 16384) -> np.ndarray:
+    """QKeras scores of integer inputs (float32 holds every input of up to 24 bits exactly)."""
+    x = (np.asarray(x_int) * 2.0**-input_frac).astype(np.float32)
+    return model.predict(x, batch_size=batch, verbose=0)[:, 0].astype(np.float64)
+
+
+def float_reference(graph: FixedGraph, x_int: np.ndarray, input_frac: int) -> np.ndarray:
+    """The trained network without quantisation (float weights, float activations), float64."""
+    h = np.asarray(x_int, np.float64) * 2.0**-input_frac
+    for node in graph.nodes:
+        if isinstance(node, Dense):
+            h = h @ node.float_kernel + node.float_bias
+            if node.relu:
+                h = np.maximum(h, 0.0)
+        else:
+            h = np.sum(h**2, axis=1, keepdims=True)
+    return h[:, 0]

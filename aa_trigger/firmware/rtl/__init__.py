@@ -1,0 +1,1 @@
+"""RTL back end: pipelined shift-and-add Verilog, Verilator simulation, yosys estimate."""

@@ -1,0 +1,1 @@
+"""Jobs: the orchestration behind the verbs (train, convert, emulate, benchmark)."""

@@ -1,0 +1,109 @@
+"""The benchmark job: events/s of every emulator of one deployable graph, checked bit for bit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from aa_trigger.errors import AATriggerError
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Timing:
+    name: str
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+@dataclass
+class BenchmarkResult:
+    run: str
+    score: str
+    events: int
+    timings: list[Timing] = field(default_factory=list)
+    convert_s: float = 0.0
+    exact: dict[str, bool] = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        lines = [f"Benchmark: encoder + {self.score} of {self.run}, {self.events} background events, "
+                 f"{os.cpu_count()} CPU cores", "", "| emulator | events | seconds | events/s |", "|---|---|---|---|"]
+        lines += [f"| {t.name} | {t.events} | {t.seconds:.2f} | {t.rate:,.0f} |" for t in self.timings]
+        rate = {t.name: t.rate for t in self.timings}
+        lines += ["", f"hls4ml convert + compile: {self.convert_s:.1f} s",
+                  f"numpy emulator vs hls4ml predict: {rate['numpy fixed-point emulator'] / rate['hls4ml predict']:,.0f}x;"
+                  f" vs QKeras predict: {rate['numpy fixed-point emulator'] / rate['QKeras predict (batch 16384)']:.1f}x",
+                  "bit-exact with the numpy emulator: "
+                  + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in self.exact.items())]
+        return "\n".join(lines)
+
+
+def _timed(result: BenchmarkResult, name: str, fn: Callable[[], Any], count: int, progress: Progress) -> Any:
+    t = time.perf_counter()
+    out = fn()
+    result.timings.append(Timing(name, count, time.perf_counter() - t))
+    progress(f"{name}: {result.timings[-1].rate:,.0f} events/s")
+    return out
+
+
+def run_benchmark(run_path: Path, score: str, n: int, n_hls: int, progress: Progress = lambda m: None
+                  ) -> BenchmarkResult:
+    """Score ``n`` built-in background events with every emulator (hls4ml ``predict()`` on ``n_hls``)."""
+    from aa_trigger import runfolder
+    from aa_trigger.data import generator, preprocess
+    from aa_trigger.firmware import emulator
+    from aa_trigger.firmware.graph import build_graph
+    from aa_trigger.firmware.hls import csim, writer
+    from aa_trigger.firmware.keras_model import keras_model, keras_scores
+    from aa_trigger.firmware.parts import resolve_part
+
+    if n < 1 or not 1 <= n_hls <= n:
+        raise AATriggerError(f"--events must be positive and --hls-events between 1 and --events, got {n}, {n_hls}")
+    run = runfolder.load_run(run_path)
+    graph = build_graph(run.aa, run.scaler.input_type, score)
+    frac = graph.input_type.frac
+    x_int = run.scaler.transform_int(preprocess.to_hardware(generator.generate_sample("background", n, seed=12345)))
+    res = BenchmarkResult(str(run_path), score, n)
+    emu = _timed(res, "numpy fixed-point emulator", lambda: emulator.score(graph, x_int), n, progress)
+    model = keras_model(graph)
+    keras_scores(model, x_int[:1000], frac)  # warm-up (graph tracing)
+    q = _timed(res, "QKeras predict (batch 16384)", lambda: keras_scores(model, x_int, frac), n, progress)
+    part = resolve_part("xcvu9p")
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        settings = writer.HLSSettings(part.full, "Vitis", 200.0, 1, "Latency", "io_parallel")
+        hls_model = writer.write_project(model, graph, settings, Path(tmp) / "prj", x_int * 2.0**-frac, emu)
+        res.convert_s = time.perf_counter() - t
+        h = _timed(res, "hls4ml predict", lambda: writer.predict(hls_model, x_int[:n_hls] * 2.0**-frac), n_hls, progress)
+        cs = _timed(res, "g++ C simulation (build + run)", lambda: csim.csim(Path(tmp) / "prj"), n, progress)
+        res.exact = {"QKeras": np.array_equal(q, emu), "hls4ml": np.array_equal(h, emu[:n_hls]),
+                     "csim": np.array_equal(cs, emu)}
+        if shutil.which("verilator"):
+            res.exact["Verilator"] = _rtl(res, graph, part, x_int, emu, Path(tmp) / "rtl")
+    return res
+
+
+def _rtl(res: BenchmarkResult, graph: Any, part: Any, x_int: np.ndarray, emu: np.ndarray, folder: Path) -> bool:
+    from aa_trigger.firmware.rtl import project, tools, verilog
+
+    design = verilog.generate(graph, verilog.levels_per_stage(200.0))
+    project.write_project(folder, design, part.full, 200.0)
+    t = time.perf_counter()
+    tools.build_verilator(folder)
+    build_s = time.perf_counter() - t
+    out, rate = tools.simulate(folder, design, x_int)
+    res.timings.append(Timing(f"Verilator RTL simulation (run only; build {build_s:.0f} s)", len(x_int),
+                              len(x_int) / rate))
+    return bool(np.array_equal(out, emu))

@@ -1,0 +1,212 @@
+"""The convert job: run folder -> graph -> back ends -> exact comparison -> report, in one folder."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from aa_trigger import __version__, runfolder
+from aa_trigger.config import BX_RATES_MHZ, ConvertConfig
+from aa_trigger.errors import AATriggerError
+from aa_trigger.evaluation import metrics
+from aa_trigger.evaluation.evaluate import FPR_REFERENCE, mean_unseen_auc
+from aa_trigger.firmware import emulator, graph as fgraph
+from aa_trigger.firmware.backend import Backend, Emulation, Events
+from aa_trigger.firmware.compare import Comparison, compare
+from aa_trigger.firmware.parts import Part, resolve_part
+from aa_trigger.firmware.report import ConvertReport, SignalMetrics, Threshold, budgets, project_readme, render_markdown
+from aa_trigger.jsonio import write_json
+from aa_trigger.model.vae import DEPLOYABLE_SCORES
+
+Progress = Callable[[str], None]
+PROJECT_FORMAT = 2
+
+
+def newest_run(root: Path = Path("models")) -> Path:
+    runs = [p for p in root.glob("*") if (p / "provenance.json").is_file()] if root.is_dir() else []
+    if not runs:
+        raise AATriggerError(f"no run folder under {root}/; train one with `python -m aa_trigger.train` "
+                             "or pass --run")
+    return max(runs, key=lambda p: (p / "provenance.json").stat().st_mtime)
+
+
+def choose_score(run: runfolder.Run, score: str) -> tuple[str, str]:
+    """Resolve ``auto`` to the deployable score with the better mean unseen-signal AUC after AA."""
+    if score != "auto":
+        return score, "chosen with --score"
+    if run.metrics is None:
+        return "mu2", "default (the run has no metrics.json)"
+    aucs = {s: mean_unseen_auc(run.metrics["aa"], s) for s in DEPLOYABLE_SCORES}
+    best = max(aucs, key=lambda s: (np.nan_to_num(aucs[s], nan=-1.0), s == "mu2"))
+    return best, "auto: higher mean AUC on signals unseen in fine-tuning (" + \
+        ", ".join(f"{k} {v:.4f}" for k, v in aucs.items()) + ")"
+
+
+def make_backends(cfg: ConvertConfig, part: Part) -> list[Backend]:
+    """The chosen back ends, in the order given (hls4ml is imported only when an HLS one is chosen)."""
+    out: list[Backend] = []
+    for name in cfg.backend:
+        if name == "rtl":
+            from aa_trigger.firmware.rtl.backend import RTLBackend
+
+            out.append(RTLBackend(part, cfg.clock_mhz, cfg.adder_levels, cfg.estimate))
+        else:
+            from aa_trigger.config import BACKENDS
+            from aa_trigger.firmware.hls.backend import HLSBackend
+            from aa_trigger.firmware.hls.writer import HLSSettings
+
+            settings = HLSSettings(part.full, BACKENDS[name], cfg.clock_mhz, cfg.reuse_factor, cfg.strategy,
+                                   cfg.io_type)
+            out.append(HLSBackend(settings, cfg.n_hls, not cfg.no_csim))
+    for b in out:
+        b.check()
+    return out
+
+
+def test_events(run: runfolder.Run, progress: Progress) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The run's test events as firmware input integers, rebuilt from its data and checked against it."""
+    from aa_trigger.config import TrainConfig
+    from aa_trigger.data.dataset import load_dataset
+
+    data = load_dataset(TrainConfig(**run.config), progress)
+    if data.scaler.to_dict() != run.scaler.to_dict():
+        raise AATriggerError(f"the data found for run {run.path} no longer match its preprocessing "
+                             "(preprocessing.json); was the data set changed?")
+    return data.int_test, data.int_signals_test
+
+
+def events_for(graph: fgraph.FixedGraph, bg: np.ndarray, sig: dict[str, np.ndarray], n_hls: int,
+               n_tb: int) -> Events:
+    """All test events with their exact scores; the sample is background first, then every signal."""
+    x = np.concatenate([bg, *sig.values()])
+    expected = emulator.score(graph, x)
+    expected_int = np.rint(expected * 2.0 ** fgraph.intervals(graph)[-1][2]).astype(np.int64)  # exact: < 2^53
+    ends = np.cumsum([len(bg), *map(len, sig.values())])
+    per_signal = max(1, n_hls // (2 * len(sig)))
+    sample = np.concatenate([np.arange(min(ends[0], n_hls // 2))]
+                            + [np.arange(a, min(a + per_signal, b)) for a, b in zip(ends[:-1], ends[1:])])
+    return Events(x, expected, expected_int, sample, min(n_tb, len(sample)))
+
+
+def _metrics(bg: np.ndarray, sig: dict[str, np.ndarray]) -> dict[str, SignalMetrics]:
+    return {s: SignalMetrics(metrics.auc(bg, v), metrics.tpr_at_fpr(bg, v, FPR_REFERENCE)) for s, v in sig.items()}
+
+
+def thresholds(bg: np.ndarray, frac: int, rates_khz: list[float], bx_khz: float) -> list[Threshold]:
+    out = []
+    for r in rates_khz:
+        fpr = metrics.rate_to_fpr(r, bx_khz)
+        thr = metrics.threshold_at_fpr(bg, fpr)
+        t = Threshold(r, fpr, thr)
+        if not np.isnan(thr):
+            t.threshold_int = int(round(thr * 2**frac))
+            t.background_rate_khz = float(np.mean(bg > thr) * bx_khz)
+        out.append(t)
+    return out
+
+
+def _split(scores: np.ndarray, bg: np.ndarray, sig: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    ends = np.cumsum([len(bg), *map(len, sig.values())])
+    return scores[: ends[0]], {k: scores[a:b] for k, a, b in zip(sig, ends[:-1], ends[1:])}
+
+
+def reference_scores(graph: fgraph.FixedGraph, events: Events, progress: Progress) -> dict[str, np.ndarray]:
+    """Float reference and QKeras scores of every event (the numpy emulator's are in ``events``)."""
+    from aa_trigger.firmware.keras_model import float_reference, keras_model, keras_scores
+
+    progress(f"scoring {len(events.x_int)} events with the float reference, QKeras and the numpy emulator")
+    frac = graph.input_type.frac
+    return {"float_reference": float_reference(graph, events.x_int, frac),
+            "qkeras": keras_scores(keras_model(graph), events.x_int, frac)}
+
+
+def cross_checks(events: Events, emulations: list[tuple[Backend, Emulation]],
+                 qkeras: np.ndarray) -> list[Comparison]:
+    """Every emulator against the numpy emulator; the first emulators of two back ends against each other."""
+    checks = [compare("numpy", events.expected, "qkeras", qkeras)]
+    checks += [compare("numpy", events.expected[e.events], e.name, e.scores) for _, e in emulations]
+    firsts = [e for i, (b, e) in enumerate(emulations) if i == 0 or emulations[i - 1][0] is not b]
+    for a, b in zip(firsts, firsts[1:]):
+        common, ia, ib = np.intersect1d(a.events, b.events, return_indices=True)
+        checks.append(compare(a.name, a.scores[ia], b.name, b.scores[ib]))
+    return checks
+
+
+def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> ConvertReport:
+    """Convert a run folder into a firmware project with a report; returns the report."""
+    t0 = time.time()
+    cfg.validate()
+    part = resolve_part(cfg.part)
+    backends = make_backends(cfg, part)
+    run_path = Path(cfg.run) if cfg.run else newest_run()
+    out = Path(cfg.output) if cfg.output else Path("firmware") / run_path.name
+    runfolder.ensure_free(out, cfg.force)
+    run = runfolder.load_run(run_path)
+    score, why = choose_score(run, cfg.score)
+    graph = fgraph.build_graph(run.aa, run.scaler.input_type, score)
+    progress(f"run {run_path}: deploying encoder + {score} ({why}) to {part.full} with {', '.join(cfg.backend)}")
+    bg, sig = test_events(run, progress)
+    events = events_for(graph, bg, sig, cfg.n_hls, cfg.n_tb)
+    refs = reference_scores(graph, events, progress)
+    with runfolder.atomic_folder(out, force=cfg.force) as tmp:
+        emulations = []
+        for b in backends:
+            b.write(graph, tmp, events, progress)
+            emulations += [(b, e) for e in b.emulate(graph, tmp, events, progress)]
+        checks = cross_checks(events, emulations, refs["qkeras"])
+        designs = [b.describe(graph, tmp, out, progress) for b in backends]
+        for b in backends:
+            b.cleanup(tmp, out)
+        report = _report(cfg, run, graph, why, part, events, refs, bg, sig, checks, designs, out)
+        report.divergence = _diagnose(graph, events, emulations)
+        report.timings_s["total"] = time.time() - t0
+        _write_project_files(tmp, run, graph, part, backends, report, cfg)
+        if not report.all_bit_exact:
+            bad = next(c for c in checks if not c.bit_exact)
+            where = f"; first divergence at layer {report.divergence['layer']}" if report.divergence else ""
+            raise AATriggerError(f"emulators disagree: {bad.a} vs {bad.b} equal on {bad.equal} of "
+                                 f"{bad.events} events (e.g. {bad.examples[:1]}){where}")
+    return report
+
+
+def _diagnose(graph: fgraph.FixedGraph, events: Events, emulations: list[tuple[Backend, Emulation]]) -> dict | None:
+    for b, e in emulations:
+        bad = e.events[e.scores != events.expected[e.events]]
+        if len(bad):
+            return b.diagnose(graph, events, bad)
+    return None
+
+
+def _report(cfg: ConvertConfig, run: runfolder.Run, graph: fgraph.FixedGraph, why: str, part: Part, events: Events,
+            refs: dict[str, np.ndarray], bg: np.ndarray, sig: dict[str, np.ndarray], checks: list[Comparison],
+            designs: list, out: Path) -> ConvertReport:
+    tables = {k: _metrics(*_split(v, bg, sig)) for k, v in
+              (*refs.items(), ("emulated_firmware", events.expected))}
+    emu_bg, _ = _split(events.expected, bg, sig)
+    frac = fgraph.intervals(graph)[-1][2]
+    return ConvertReport(
+        run=str(run.path), project=str(out), score=graph.score, score_choice=why, part=part.full,
+        input_type=graph.input_type.hls(), score_type=fgraph.score_type(graph).hls(), score_frac_bits=frac,
+        score_range_seen=[float(events.expected.min()), float(events.expected.max())],
+        largest_intermediate_bits=fgraph.accumulator_bits(graph), n_features=graph.n_features,
+        n_background_test=len(bg), n_signal_test={k: len(v) for k, v in sig.items()}, auc=tables, bit_exact=checks,
+        thresholds=thresholds(emu_bg, frac, cfg.rate_khz, BX_RATES_MHZ[cfg.bx_mhz] * 1000),
+        designs=designs, budgets={d.backend: budgets(d) for d in designs},
+        nonzero_weights={n.name: int(np.count_nonzero(n.kernel)) for n in graph.dense},
+        options=cfg.to_dict(), aa_trigger_version=__version__)
+
+
+def _write_project_files(tmp: Path, run: runfolder.Run, graph: fgraph.FixedGraph, part: Part,
+                         backends: list[Backend], report: ConvertReport, cfg: ConvertConfig) -> None:
+    write_json(tmp / "conversion.json", {
+        "format": PROJECT_FORMAT, "run": str(run.path), "score": graph.score, "part": part.full,
+        "folders": {b.name: b.folder for b in backends}, "input_type": graph.input_type.hls(),
+        "input_frac_bits": graph.input_type.frac, "options": cfg.to_dict(), "scaler": run.scaler.to_dict()})
+    write_json(tmp / "report.json", report)
+    (tmp / "report.md").write_text(render_markdown(report))
+    shutil.copy(run.path / "model.json", tmp / "model.json")
+    (tmp / "README.md").write_text(project_readme(report))

@@ -1,0 +1,106 @@
+"""The emulate job: re-simulate a converted project's test benches and compare them exactly with the
+scores stored at conversion and with the numpy emulator of the run's graph."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from aa_trigger import jsonio, runfolder
+from aa_trigger.errors import AATriggerError
+from aa_trigger.firmware import emulator
+from aa_trigger.firmware.compare import Comparison, compare
+from aa_trigger.firmware.graph import FixedGraph, build_graph
+
+Progress = Callable[[str], None]
+READABLE_FORMATS = (1, 2)
+
+
+@dataclass
+class ProjectMeta:
+    """What ``conversion.json`` says (format 1: written before the back-end redesign)."""
+
+    run: Path
+    score: str
+    input_frac_bits: int
+    hls_folder: str | None
+
+
+def read_meta(project: Path) -> ProjectMeta:
+    path = project / "conversion.json"
+    if not path.is_file():
+        raise AATriggerError(f"{project}: not an aa_trigger firmware project (no conversion.json)")
+    d = jsonio.read_json(path)
+    fmt = jsonio.field(d, "format", int, path) if isinstance(d, dict) and "format" in d else 1
+    if fmt not in READABLE_FORMATS:
+        raise AATriggerError(f"{path}: project format {fmt}; this aa_trigger reads formats "
+                             f"{', '.join(map(str, READABLE_FORMATS))}")
+    if fmt == 1:
+        hls_folder = jsonio.field(d, "project", str, path)
+    else:
+        folders = jsonio.field(d, "folders", dict, path)
+        hls_folder = next((v for k, v in folders.items() if k in ("vitis", "vivado")), None)
+    return ProjectMeta(Path(jsonio.field(d, "run", str, path)), jsonio.field(d, "score", str, path),
+                       jsonio.field(d, "input_frac_bits", int, path), hls_folder)
+
+
+def _graph(meta: ProjectMeta) -> FixedGraph | None:
+    """The run's graph, when the run folder is still there."""
+    if not meta.run.is_dir():
+        return None
+    run = runfolder.load_run(meta.run)
+    return build_graph(run.aa, run.scaler.input_type, meta.score)
+
+
+def _csim(prj: Path, meta: ProjectMeta, graph: FixedGraph | None, progress: Progress) -> list[Comparison]:
+    from aa_trigger.firmware.hls.csim import csim
+
+    try:
+        x = np.loadtxt(prj / "tb_data" / "tb_input_features.dat", ndmin=2)
+        expected = np.loadtxt(prj / "tb_data" / "tb_output_predictions.dat", ndmin=2)[:, 0]
+    except (OSError, ValueError) as exc:
+        raise AATriggerError(f"{prj}/tb_data: unreadable test-bench data ({str(exc).splitlines()[0]})") from None
+    progress(f"C simulation of {prj} ({len(x)} events) ...")
+    cs = csim(prj)
+    checks = [compare("expected", expected, "csim", cs)]
+    if graph is not None:
+        x_int = np.round(x * 2**meta.input_frac_bits).astype(np.int64)
+        checks.append(compare("numpy", emulator.score(graph, x_int), "csim", cs))
+    return checks
+
+
+def _rtl(rtl_dir: Path, graph: FixedGraph | None, progress: Progress) -> list[Comparison]:
+    from aa_trigger.firmware.rtl import project, tools
+
+    tools.require_tools()
+    design = project.load_design(rtl_dir)
+    x, expected = project.read_testbench(rtl_dir, design)
+    progress(f"Verilator simulation of {rtl_dir} ({len(x)} events) ...")
+    try:
+        sim, _ = tools.simulate(rtl_dir, design, x)
+    finally:
+        shutil.rmtree(rtl_dir / "obj_dir", ignore_errors=True)
+    checks = [compare("expected", expected * 2.0**-design.output_frac, "verilator_rtl", sim)]
+    if graph is not None:
+        checks.append(compare("numpy", emulator.score(graph, x), "verilator_rtl", sim))
+    return checks
+
+
+def emulate_project(project: Path, run_csim: bool = True, run_rtl: bool = True,
+                    progress: Progress = lambda m: None) -> list[Comparison]:
+    """Every comparison the project's test benches allow; at least one, or an error."""
+    project = Path(project)
+    meta = read_meta(project)
+    graph = _graph(meta)
+    checks: list[Comparison] = []
+    if run_csim and meta.hls_folder and (project / meta.hls_folder).is_dir():
+        checks += _csim(project / meta.hls_folder, meta, graph, progress)
+    if run_rtl and (project / "rtl" / "design.json").is_file():
+        checks += _rtl(project / "rtl", graph, progress)
+    if not checks:
+        raise AATriggerError("nothing to simulate (no HLS project or --no-csim, and no rtl/ folder or --no-rtl)")
+    return checks

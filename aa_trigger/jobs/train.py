@@ -1,0 +1,101 @@
+"""The training job: data -> pretraining -> AA fine-tuning -> surrogates -> evaluation -> run folder."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from aa_trigger import runfolder
+from aa_trigger.config import TrainConfig
+from aa_trigger.data.dataset import Dataset, load_dataset
+from aa_trigger.evaluation import evaluate, plots
+from aa_trigger.model.scores import compute_scores
+from aa_trigger.model.training import train_surrogate, train_vae
+from aa_trigger.model.vae import KIND_DEFAULTS, ModelConfig, VAEParts
+
+Progress = Callable[[str], None]
+SURROGATE_BACKGROUND = 200_000
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    before: dict[str, Any]
+    after: dict[str, Any]
+    summary: str
+    seconds: float
+
+
+def seed_everything(seed: int) -> None:
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def _score_all(parts: VAEParts, data: Dataset) -> tuple[dict, dict]:
+    return compute_scores(parts, data.x_test), {s: compute_scores(parts, x) for s, x in data.signals_test.items()}
+
+
+def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> TrainResult:
+    """Train, evaluate and write ``<output>/<run-name>/`` atomically."""
+    cfg.validate()
+    t0 = time.time()
+    if not cfg.data:  # trigger data: the defaults are known, fail before the expensive part
+        cfg = cfg.with_model_defaults("trigger")
+        runfolder.ensure_free(Path(cfg.output) / (cfg.run_name or cfg.default_run_name()), cfg.force)
+    seed_everything(cfg.seed)
+    data = load_dataset(cfg, progress)
+    cfg = cfg.with_model_defaults(data.kind)
+    final = Path(cfg.output) / (cfg.run_name or cfg.default_run_name())
+    runfolder.ensure_free(final, cfg.force)
+    timings = {"data_s": time.time() - t0}
+    for line in data.report:
+        progress(line)
+    progress(f"data ({data.kind}): {len(data.x_train)} background train, {len(data.x_test)} background test, "
+             f"{len(data.x_finetune)} {data.finetune_name} for AA, test signals "
+             + ", ".join(f"{k} {len(v)}" for k, v in data.signals_test.items()))
+    mcfg = ModelConfig(n_features=data.x_train.shape[1], widths=list(cfg.widths), latent=cfg.latent,
+                       quantize=cfg.quantize, surrogate_width=cfg.surrogate_width, recon=KIND_DEFAULTS[data.kind][2])
+    pretrained, parts, history = _train(mcfg, cfg, data, timings, progress)
+
+    progress(f"evaluating on {len(data.x_test)} background and {sum(map(len, data.signals_test.values()))} "
+             "signal events")
+    t = time.time()
+    stages = {"plain": _score_all(pretrained, data), "AA": _score_all(parts, data)}
+    args = (data.finetune_name, cfg.rate_khz, cfg.bx_rate_khz)
+    before = evaluate.evaluate(*stages["plain"], *args)
+    after = evaluate.evaluate(*stages["AA"], *args)
+    timings["evaluate_s"] = time.time() - t
+    summary = evaluate.summary_markdown(before, after, len(data.x_test), cfg.rate_khz[0], cfg.bx_mhz)
+    with runfolder.atomic_folder(final, force=cfg.force) as tmp:
+        runfolder.save_run(tmp, cfg, mcfg, data, parts, pretrained, history,
+                           evaluate.RunMetrics(len(data.x_test), {k: len(v) for k, v in data.signals_test.items()},
+                                               cfg.bx_rate_khz, before, after), summary)
+        fpr_marks = [evaluate.FPR_REFERENCE] + [r / cfg.bx_rate_khz for r in cfg.rate_khz]
+        plots.score_distributions(tmp, stages)
+        plots.roc_curves(tmp, stages, fpr_marks)
+        timings["total_s"] = time.time() - t0
+        runfolder.save_provenance(tmp, cfg, data, timings)
+    return TrainResult(final, before, after, summary, time.time() - t0)
+
+
+def _train(mcfg: ModelConfig, cfg: TrainConfig, data: Dataset, timings: dict[str, float],
+           progress: Progress) -> tuple[VAEParts, VAEParts, list[dict[str, Any]]]:
+    """Pretraining, the plain model's surrogate, AA fine-tuning, the AA model's surrogate."""
+    parts = VAEParts.build(mcfg)
+    t = time.time()
+    history = train_vae(parts, data.x_train, cfg, progress=progress)
+    timings["pretrain_s"] = time.time() - t
+    x_sur = np.concatenate([data.x_train[:SURROGATE_BACKGROUND], data.x_finetune])
+    pretrained = parts.copy()
+    history += train_surrogate(pretrained, x_sur, cfg, progress=progress)
+    t = time.time()
+    history += train_vae(parts, data.x_train, cfg, x_anom=data.x_finetune, progress=progress)
+    timings["finetune_s"] = time.time() - t
+    history += train_surrogate(parts, x_sur, cfg, progress=progress)
+    return pretrained, parts, history

@@ -1,0 +1,1 @@
+"""The model: VAE builder with quantisation specs, training loops (pretraining, AA, surrogate), scores."""

@@ -1,0 +1,178 @@
+"""Two-stage training: VAE pretraining on background, Anomaly-Awareness fine-tuning, surrogate.
+
+Stage 1 minimises the VAE loss on background, per event
+``L_VAE = sum_i (x_i - xhat_i)^2 + beta * KL(q(z|x) || N(0, I))``.
+
+Stage 2 (Anomaly Awareness, Khosa & Sanz; Banda, Khosa, Sanz 2025) mixes a fraction of
+labelled anomalies into every batch and minimises
+``mean_bg(L_VAE) - lambda_e * mean_anom(min(E(x), clip))`` where ``E`` is the
+reconstruction error (``aa_target="recon"``, the paper) or the deployable latent score
+sum mu^2 (``aa_target="latent"``), and ``lambda_e`` rises linearly from 0 at the first
+fine-tuning epoch to ``lambda_max`` at the last.
+
+All randomness is seeded: batches come from a numpy generator, the reparametrisation noise
+from ``tf.random.stateless_normal`` keyed by (seed, step).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from aa_trigger.model.vae import VAEParts, reconstruction_error
+
+if TYPE_CHECKING:
+    from aa_trigger.config import TrainConfig
+
+Progress = Callable[[str], None]
+
+
+def linear_ramp(lambda_max: float, epochs: int) -> Callable[[int], float]:
+    """Schedule ``epoch -> lambda``: 0 at epoch 0, ``lambda_max`` at epoch ``epochs - 1``."""
+
+    def schedule(epoch: int) -> float:
+        if epochs <= 1:
+            return float(lambda_max)
+        return float(lambda_max) * epoch / (epochs - 1)
+
+    return schedule
+
+
+def batch_composition(batch_size: int, anomaly_fraction: float) -> tuple[int, int]:
+    """(background, anomaly) events per AA batch; at least one anomaly when the fraction is > 0."""
+    n_anom = int(round(batch_size * anomaly_fraction))
+    if anomaly_fraction > 0:
+        n_anom = max(n_anom, 1)
+    return batch_size - n_anom, n_anom
+
+
+def _losses(parts: VAEParts, training: bool, x, eps):
+    """Per-event reconstruction error, KL and latent score of a batch."""
+    import tensorflow as tf
+    import tensorflow.experimental.numpy as tnp
+
+    mu, logvar = parts.encoder(x, training=training)
+    logvar = tf.clip_by_value(logvar, -10.0, 10.0)
+    z = mu + tf.exp(0.5 * logvar) * eps
+    xhat = parts.decoder(z, training=training)
+    recon = reconstruction_error(x, xhat, parts.config.recon, tnp)
+    kl = -0.5 * tf.reduce_sum(1.0 + logvar - tf.square(mu) - tf.exp(logvar), axis=1)
+    return recon, kl, tf.reduce_sum(tf.square(mu), axis=1)
+
+
+def aa_loss(vae_bg, err_anom, lam: float, clip: float):
+    """Anomaly-Awareness loss: mean background VAE loss minus lambda times the clipped anomaly error."""
+    import tensorflow as tf
+
+    aa_term = tf.reduce_mean(tf.minimum(err_anom, clip)) if err_anom.shape[0] else tf.constant(0.0)
+    return tf.reduce_mean(vae_bg) - lam * aa_term, aa_term
+
+
+def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.ndarray | None = None,
+              progress: Progress | None = None) -> list[dict[str, float]]:
+    """Train encoder and decoder in place; returns one log row per epoch.
+
+    With ``x_anom`` this is the AA fine-tuning stage (``s.epochs_finetune`` epochs), otherwise
+    plain VAE training on ``x_bg`` (``s.epochs_pretrain`` epochs).
+    """
+    import tensorflow as tf
+
+    aa = x_anom is not None
+    stage, epochs = ("aa", s.epochs_finetune) if aa else ("pretrain", s.epochs_pretrain)
+    n_bg_batch, n_anom_batch = batch_composition(s.batch_size, s.anomaly_fraction if aa else 0.0)
+    schedule = linear_ramp(s.lambda_max if aa else 0.0, epochs)
+    rng = np.random.default_rng([s.seed, 1 if aa else 0])
+    optimizer = tf.keras.optimizers.Adam(s.learning_rate)
+    variables = parts.encoder.trainable_variables + parts.decoder.trainable_variables
+    latent = parts.config.latent
+    seed_base = tf.constant([s.seed, 2 if aa else 1], tf.int64)
+
+    @tf.function
+    def step(xb, xa, lam, step_no):
+        key = tf.stack([seed_base[0] * 1_000_003 + step_no, seed_base[1]])
+        eps_b = tf.random.stateless_normal((tf.shape(xb)[0], latent), key)
+        eps_a = tf.random.stateless_normal((tf.shape(xa)[0], latent), key + tf.constant([0, 17], tf.int64))
+        with tf.GradientTape() as tape:
+            recon, kl, _ = _losses(parts, True, xb, eps_b)
+            vae = recon + s.kl_weight * kl
+            if aa:
+                r_a, _, mu2_a = _losses(parts, True, xa, eps_a)
+                err = r_a if s.aa_target == "recon" else mu2_a
+                loss, aa_term = aa_loss(vae, err, lam, s.clip)
+            else:
+                loss, aa_term = tf.reduce_mean(vae), tf.constant(0.0)
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return tf.reduce_mean(vae), tf.reduce_mean(recon), tf.reduce_mean(kl), aa_term
+
+    history = []
+    step_no = 0
+    xa_empty = np.zeros((0, x_bg.shape[1]), np.float32)
+    for epoch in range(epochs):
+        lam = schedule(epoch)
+        order = rng.permutation(len(x_bg))
+        sums = np.zeros(4)
+        n_steps = 0
+        for start in range(0, len(order) - n_bg_batch + 1, n_bg_batch):
+            xb = x_bg[order[start:start + n_bg_batch]]
+            xa = x_anom[rng.integers(0, len(x_anom), n_anom_batch)] if aa else xa_empty
+            out = step(tf.constant(xb), tf.constant(xa), tf.constant(lam, tf.float32), tf.constant(step_no, tf.int64))
+            sums += [float(v) for v in out]
+            n_steps += 1
+            step_no += 1
+        vae, recon, kl, aa_term = sums / max(n_steps, 1)
+        row = {"stage": stage, "epoch": epoch, "lambda": lam, "vae_loss_bg": vae, "recon_bg": recon,
+               "kl_bg": kl, "aa_term_anom": aa_term, "total": vae - lam * aa_term}
+        history.append(row)
+        if progress:
+            progress(f"[{stage}] epoch {epoch + 1}/{epochs}  lambda={lam:.3g}  vae_bg={vae:.3f} "
+                     f"(recon {recon:.3f}, kl {kl:.3f})  aa_anom={aa_term:.3f}")
+    return history
+
+
+def recon_error(parts: VAEParts, x: np.ndarray, batch: int = 16384) -> np.ndarray:
+    """Deterministic full-VAE score: the reconstruction error with z = mu."""
+    mu, _ = parts.encoder.predict(x, batch_size=batch, verbose=0)
+    xhat = parts.decoder.predict(mu, batch_size=batch, verbose=0)
+    return reconstruction_error(x.astype(np.float64), xhat.astype(np.float64), parts.config.recon, np)
+
+
+def surrogate_target(recon: np.ndarray) -> np.ndarray:
+    """What the surrogate regresses: log of the full VAE reconstruction error."""
+    return np.log(np.maximum(recon, 1e-6)).astype(np.float32)
+
+
+SURROGATE_LEARNING_RATE = 3e-3
+
+
+def train_surrogate(parts: VAEParts, x: np.ndarray, s: "TrainConfig",
+                    progress: Progress | None = None) -> list[dict[str, float]]:
+    """Fit the surrogate head (mu -> log reconstruction error) with the encoder frozen
+    (``s.epochs_surrogate`` epochs of ``s.batch_size``)."""
+    import tensorflow as tf
+
+    mu, _ = parts.encoder.predict(x, batch_size=16384, verbose=0)
+    target = surrogate_target(recon_error(parts, x))
+    epochs, batch_size = s.epochs_surrogate, s.batch_size
+    rng = np.random.default_rng([s.seed, 3])
+    optimizer = tf.keras.optimizers.Adam(SURROGATE_LEARNING_RATE)
+    model = parts.surrogate
+    variables = model.trainable_variables
+
+    @tf.function
+    def step(m, t):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(m, training=True)[:, 0] - t))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    history = []
+    for epoch in range(epochs):
+        order = rng.permutation(len(x))
+        losses = [float(step(tf.constant(mu[idx]), tf.constant(target[idx])))
+                  for idx in (order[i:i + batch_size] for i in range(0, len(order), batch_size))]
+        history.append({"stage": "surrogate", "epoch": epoch, "mse": float(np.mean(losses))})
+        if progress:
+            progress(f"[surrogate] epoch {epoch + 1}/{epochs}  mse={np.mean(losses):.4f}")
+    return history

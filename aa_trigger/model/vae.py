@@ -1,0 +1,209 @@
+"""The VAE: encoder (mu, log-variance), mirrored decoder, latent-score surrogate head.
+
+The three parts are separate functional Keras models, so nothing needs a Lambda layer or pickle:
+the sampling step lives in the training loop, and a run folder stores the architecture as JSON
+(:class:`ModelConfig`) plus one HDF5 weights file per part. This module is the only place that
+spells the networks' layer names; :func:`deployable_layers` hands the deployable ones to the
+firmware graph in order.
+
+Quantisers (``quantize = N`` bits; 0 gives the float model) come from
+:meth:`aa_trigger.model.quant.Quantisation.uniform`, chosen so that hls4ml maps them exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aa_trigger.errors import AATriggerError
+from aa_trigger.model.quant import QuantSpec, Quantisation
+
+#: architecture defaults per data kind: encoder widths, latent dimension, reconstruction loss
+#: (trigger: AXOL1TL v2-v4 deploy 8 latent means; tabular and images: the AA paper's networks)
+KIND_DEFAULTS: dict[str, tuple[list[int], int, str]] = {
+    "trigger": ([32, 16], 8, "mse"),
+    "tabular": ([16], 2, "mse"),
+    "image": ([400], 20, "bce"),
+}
+RECON_LOSSES = ("mse", "bce")
+
+# the layer names (written into weight files and hls4ml projects)
+INPUT = "inputs"
+MU_DENSE, MU, LOGVAR_DENSE = "mu_dense", "mu", "logvar_dense"
+SUR_DENSE, SUR_RELU, SUR_OUT = "sur_dense0", "sur_relu0", "sur_out"
+SCORE_MU2 = "score_mu2"
+
+
+def enc_dense(i: int) -> str:
+    return f"enc_dense{i}"
+
+
+def enc_relu(i: int) -> str:
+    return f"enc_relu{i}"
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the VAE and the surrogate head (``model.json`` of a run folder)."""
+
+    n_features: int
+    widths: list[int]
+    latent: int
+    quantize: int
+    surrogate_width: int
+    #: decoder output and reconstruction error: "mse" (linear output, sum of squared errors)
+    #: or "bce" (sigmoid output, summed binary cross-entropy; images in [0, 1])
+    recon: str
+
+    def validate(self) -> None:
+        if self.n_features < 1:
+            raise AATriggerError(f"n_features must be positive, got {self.n_features}")
+        if not self.widths or any(w < 1 for w in self.widths):
+            raise AATriggerError(f"--widths must be positive integers, got {self.widths}")
+        if not 1 <= self.latent <= 64:
+            raise AATriggerError(f"--latent must be between 1 and 64, got {self.latent}")
+        if self.quantize != 0:
+            Quantisation.uniform(self.quantize)
+        if self.recon not in RECON_LOSSES:
+            raise AATriggerError(f"unknown reconstruction loss {self.recon!r}")
+        if self.surrogate_width < 1:
+            raise AATriggerError(f"--surrogate-width must be positive, got {self.surrogate_width}")
+
+    @property
+    def quant(self) -> Quantisation | None:
+        return Quantisation.uniform(self.quantize) if self.quantize else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _dense(q: Quantisation | None, units: int, name: str) -> Any:
+    import tensorflow as tf
+
+    if q is None:
+        return tf.keras.layers.Dense(units, name=name)
+    from qkeras import QDense
+
+    return QDense(units, kernel_quantizer=q.kernel.qkeras(), bias_quantizer=q.bias.qkeras(), name=name)
+
+
+def _activation(spec: QuantSpec | None, float_kind: str, name: str) -> Any:
+    import tensorflow as tf
+
+    if spec is None:
+        return tf.keras.layers.Activation(float_kind, name=name)
+    from qkeras import QActivation
+
+    return QActivation(spec.qkeras(), name=name)
+
+
+def build_encoder(cfg: ModelConfig) -> Any:
+    """Input -> Dense/ReLU stack -> (mu, log-variance); mu is quantised to the latent type."""
+    import tensorflow as tf
+
+    q = cfg.quant
+    x = inp = tf.keras.Input((cfg.n_features,), name=INPUT)
+    for i, w in enumerate(cfg.widths):
+        x = _activation(q and q.relu, "relu", enc_relu(i))(_dense(q, w, enc_dense(i))(x))
+    mu = _activation(q and q.latent, "linear", MU)(_dense(q, cfg.latent, MU_DENSE)(x))
+    logvar = _dense(q, cfg.latent, LOGVAR_DENSE)(x)
+    return tf.keras.Model(inp, [mu, logvar], name="encoder")
+
+
+def build_decoder(cfg: ModelConfig) -> Any:
+    """Latent -> mirrored Dense/ReLU stack -> linear (or sigmoid) reconstruction of the inputs."""
+    import tensorflow as tf
+
+    q = cfg.quant
+    x = inp = tf.keras.Input((cfg.latent,), name="z")
+    for i, w in enumerate(reversed(cfg.widths)):
+        x = _activation(q and q.relu, "relu", f"dec_relu{i}")(_dense(q, w, f"dec_dense{i}")(x))
+    out = _dense(q, cfg.n_features, "reconstruction")(x)
+    if cfg.recon == "bce":
+        out = tf.keras.layers.Activation("sigmoid", name="sigmoid")(out)
+    return tf.keras.Model(inp, out, name="decoder")
+
+
+def build_surrogate(cfg: ModelConfig) -> Any:
+    """Latent mean -> Dense/ReLU -> Dense(1): regresses the full VAE score from mu alone."""
+    import tensorflow as tf
+
+    q = cfg.quant
+    x = inp = tf.keras.Input((cfg.latent,), name="mu_in")
+    x = _activation(q and q.relu, "relu", SUR_RELU)(_dense(q, cfg.surrogate_width, SUR_DENSE)(x))
+    out = _dense(q, 1, SUR_OUT)(x)
+    return tf.keras.Model(inp, out, name="surrogate")
+
+
+def reconstruction_error(x: Any, xhat: Any, recon: str, xp: Any) -> Any:
+    """Per-event reconstruction error: sum of squared errors or of binary cross-entropies.
+
+    ``xp`` is the array module (``numpy`` or ``tensorflow.experimental.numpy``)."""
+    if recon == "bce":
+        eps = 1e-7
+        xhat = xp.clip(xhat, eps, 1.0 - eps)
+        return -xp.sum(x * xp.log(xhat) + (1.0 - x) * xp.log(1.0 - xhat), axis=1)
+    return xp.sum((x - xhat) ** 2, axis=1)
+
+
+@dataclass
+class VAEParts:
+    """The trained networks of one model."""
+
+    config: ModelConfig
+    encoder: Any
+    decoder: Any
+    surrogate: Any
+
+    @classmethod
+    def build(cls, cfg: ModelConfig) -> "VAEParts":
+        cfg.validate()
+        return cls(cfg, build_encoder(cfg), build_decoder(cfg), build_surrogate(cfg))
+
+    def copy(self) -> "VAEParts":
+        other = VAEParts.build(self.config)
+        for mine, theirs in zip(self.models(), other.models()):
+            theirs.set_weights(mine.get_weights())
+        return other
+
+    def models(self) -> tuple[Any, Any, Any]:
+        return self.encoder, self.decoder, self.surrogate
+
+
+@dataclass
+class DeployableLayer:
+    """A trained dense layer that goes to the FPGA, with what follows it."""
+
+    layer: Any  # the trained QDense
+    kernel_q: QuantSpec
+    bias_q: QuantSpec
+    relu: bool
+    out_q: QuantSpec | None  # quantiser of its output (None: exact)
+    act_name: str
+
+
+#: the latent-space scores that can go to the FPGA
+DEPLOYABLE_SCORES = ("mu2", "surrogate")
+
+
+def deployable_layers(parts: VAEParts, score: str) -> tuple[list[DeployableLayer], str]:
+    """The dense layers from the inputs to the score, and the name of a final sum-of-squares node
+    (``""`` when the last layer's output is the score)."""
+    q = parts.config.quant
+    if q is None:
+        raise AATriggerError("a float model (--quantize 0) has no exact firmware; train with --quantize N")
+    if score == "rz":
+        raise AATriggerError("score 'rz' needs exp(log-variance), which hls4ml cannot map exactly; "
+                             "use --score mu2 or --score surrogate")
+    if score not in DEPLOYABLE_SCORES:
+        raise AATriggerError(f"unknown score {score!r}; choose one of {', '.join(DEPLOYABLE_SCORES)}")
+    enc = parts.encoder
+    layers = [DeployableLayer(enc.get_layer(enc_dense(i)), q.kernel, q.bias, True, q.relu, enc_relu(i))
+              for i in range(len(parts.config.widths))]
+    layers.append(DeployableLayer(enc.get_layer(MU_DENSE), q.kernel, q.bias, False, q.latent, MU))
+    if score == "mu2":
+        return layers, SCORE_MU2
+    sur = parts.surrogate
+    layers += [DeployableLayer(sur.get_layer(SUR_DENSE), q.kernel, q.bias, True, q.relu, SUR_RELU),
+               DeployableLayer(sur.get_layer(SUR_OUT), q.kernel, q.bias, False, None, "")]
+    return layers, ""

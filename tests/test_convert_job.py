@@ -1,0 +1,149 @@
+"""The convert job end to end on the committed reference run: back ends, report, refusals."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LEGACY = Path(__file__).parent / "data" / "format1"
+
+
+def _cli(*args, verb="convert"):
+    return subprocess.run([sys.executable, "-m", f"aa_trigger.{verb}", *args], capture_output=True, text=True,
+                          timeout=900)
+
+
+def _strict(path):
+    def refuse(name):
+        raise AssertionError(f"{path}: non-standard JSON constant {name}")
+
+    return json.loads(Path(path).read_text(), parse_constant=refuse)
+
+
+@pytest.mark.slow
+def test_convert_end_to_end(tmp_path, reference_path):
+    out = tmp_path / "fw"
+    res = _cli("--run", str(reference_path), "--part", "xcvu9p", "--output", str(out), "--n-tb", "500",
+               "--n-hls", "4000")
+    assert res.returncode == 0, res.stderr
+    report = _strict(out / "report.json")
+    assert report["format"] == 2 and report["all_bit_exact"]
+    assert [c["b"] for c in report["bit_exact"]] == ["qkeras", "hls4ml_predict", "csim"]
+    for c in report["bit_exact"]:
+        assert c["equal"] == c["events"] > 0
+    for sig, row in report["auc"]["emulated_firmware"].items():
+        assert row["auc"] == report["auc"]["qkeras"][sig]["auc"]  # bit-exact -> identical AUC
+    assert report["part"] == "xcvu9p-flga2104-2L-e" and [d["backend"] for d in report["designs"]] == ["vitis"]
+    lo, hi = report["score_range_seen"]
+    for t in report["thresholds"]:
+        assert t["threshold_int"] == round(t["threshold"] * 2 ** report["score_frac_bits"])
+        assert lo <= t["threshold"] <= hi
+    assert report["designs"][0]["latency"]["cycles"] is None  # no estimate without vendor tools: null, not NaN
+    for f in ("README.md", "report.md", "conversion.json", "hls4ml_prj/hls4ml_config.yml",
+              "hls4ml_prj/tb_data/tb_input_features.dat", "hls4ml_prj/build_prj.tcl"):
+        assert (out / f).is_file(), f
+    assert str(tmp_path / ".fw") not in (out / "hls4ml_prj" / "hls4ml_config.yml").read_text()
+    assert not list(tmp_path.glob(".*partial*"))
+    emu = _cli(str(out), verb="emulate")
+    assert emu.returncode == 0, emu.stderr
+    assert "expected vs csim: 500 of 500 events equal" in emu.stdout
+    again = _cli("--run", str(reference_path), "--output", str(out))
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
+@pytest.mark.slow
+def test_hls_and_rtl_cross_checked(tmp_path, reference_path, need_tool):
+    need_tool("verilator")
+    out = tmp_path / "fw"
+    res = _cli("--run", str(reference_path), "--backend", "vitis", "rtl", "--clock-mhz", "240", "--output", str(out),
+               "--n-tb", "300", "--n-hls", "3000", "--no-csim")
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = _strict(out / "report.json")
+    pairs = [(c["a"], c["b"]) for c in report["bit_exact"]]
+    assert pairs == [("numpy", "qkeras"), ("numpy", "hls4ml_predict"), ("numpy", "verilator_rtl"),
+                     ("hls4ml_predict", "verilator_rtl")]
+    assert all(c["bit_exact"] and c["events"] > 0 for c in report["bit_exact"])
+    assert report["bit_exact"][2]["events"] == report["n_background_test"] + sum(report["n_signal_test"].values())
+    rtl = report["designs"][1]
+    assert rtl["latency"]["cycles"] == len(rtl["latency"]["stages"]) >= 4
+    assert rtl["latency"]["ns"] == pytest.approx(rtl["latency"]["cycles"] * 1000 / 240)
+    assert rtl["details"]["adder_levels_per_stage"] == 3
+    for f in ("aa_trigger_score.v", "build_vivado.tcl", "constraints.xdc", "harness.cpp", "design.json",
+              "tb_aa_trigger_score.v", "tb_inputs.mem", "tb_expected.mem"):
+        assert (out / "rtl" / f).is_file(), f
+    assert not (out / "rtl" / "obj_dir").exists()
+    md = (out / "report.md").read_text()
+    assert "Pipeline stages: 1. " in md and "timing closure NOT verified" in md
+    emu = _cli(str(out), "--no-csim", verb="emulate")
+    assert emu.returncode == 0, emu.stderr
+    assert "expected vs verilator_rtl: 300 of 300 events equal" in emu.stdout
+    assert "numpy vs verilator_rtl: 300 of 300 events equal" in emu.stdout
+
+
+@pytest.mark.slow
+def test_rtl_backend_alone_never_imports_hls4ml(tmp_path, reference_path, need_tool):
+    need_tool("verilator")
+    out = tmp_path / "fw"
+    code = ("import sys; from aa_trigger.convert import main; "
+            f"rc = main(['--run', {str(reference_path)!r}, '--backend', 'rtl', '--score', 'mu2', '--output', "
+            f"{str(out)!r}, '--n-tb', '100']); print('hls4ml imported:', 'hls4ml' in sys.modules); sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "hls4ml imported: False" in res.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "conversion.json", "model.json", "report.json",
+                                                      "report.md", "rtl"]
+    assert [c["b"] for c in _strict(out / "report.json")["bit_exact"]] == ["qkeras", "verilator_rtl"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--part", "xc7z020"], "unknown part 'xc7z020'; known parts: xcvu9p"),
+    (["--backend", "quartus"], "invalid choice: 'quartus'"),
+    (["--score", "rz"], "cannot map exactly"),
+    (["--clock-mhz", "-5"], "--clock-mhz must be > 0"),
+    (["--clock-mhz", "nan"], "--clock-mhz must be a finite number"),
+    (["--adder-levels", "3"], "--adder-levels needs --backend rtl"),
+    (["--backend", "rtl", "--adder-levels", "-1"], "--adder-levels must be >= 0"),
+    (["--backend", "vitis", "vivado"], "one HLS back end"),
+    (["--estimate"], "--estimate needs --backend rtl"),
+    (["--rate-khz", "40000"], "below the bunch-crossing rate"),
+])
+def test_convert_bad_input(tmp_path, reference_path, args, message):
+    out = tmp_path / "fw"
+    res = _cli("--run", str(reference_path), "--output", str(out), *args)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], res.stderr
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_convert_bad_run_folder(tmp_path):
+    res = _cli("--run", str(tmp_path / "nope"), "--output", str(tmp_path / "fw"))
+    assert res.returncode == 2 and "no such folder" in res.stderr
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    res = _cli("--run", str(broken), "--output", str(tmp_path / "fw"))
+    assert res.returncode == 2 and "incomplete" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "fw").exists()
+
+
+def test_frozen_format1_project_metadata_reads(tmp_path):
+    from aa_trigger.jobs.emulate import read_meta
+
+    shutil.copy(LEGACY / "conversion.json", tmp_path / "conversion.json")
+    meta = read_meta(tmp_path)
+    assert meta.hls_folder == "hls4ml_prj" and meta.score == "surrogate" and meta.input_frac_bits == 8
+    (tmp_path / "conversion.json").write_text(json.dumps({"format": 9, "run": "x"}))
+    from aa_trigger.errors import AATriggerError
+
+    with pytest.raises(AATriggerError, match="project format 9"):
+        read_meta(tmp_path)
+
+
+def test_emulate_refuses_a_broken_project(tmp_path):
+    (tmp_path / "conversion.json").write_text("{")
+    res = _cli(str(tmp_path), verb="emulate")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "not valid JSON" in res.stderr

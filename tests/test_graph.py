@@ -1,0 +1,60 @@
+"""The deployable graph: built from model parts in memory, exact intervals and types."""
+
+import numpy as np
+import pytest
+
+from aa_trigger.errors import AATriggerError
+from aa_trigger.firmware import emulator
+from aa_trigger.firmware.graph import Dense, SumSquares, accumulator_bits, build_graph, intervals, score_type
+
+
+def test_reference_graph_structure(reference_graph):
+    g = reference_graph("mu2")
+    assert [n.name for n in g.nodes] == ["enc_dense0", "enc_dense1", "mu_dense", "score_mu2"]
+    assert isinstance(g.nodes[-1], SumSquares)
+    assert [n.kind for n in g.dense] == ["relu", "relu", "quant"]
+    assert g.input_type.hls() == "fixed<14,6>" and score_type(g).hls() == "fixed<27,15>"
+    s = reference_graph("surrogate")
+    assert [n.name for n in s.nodes][-2:] == ["sur_dense0", "sur_out"] and s.nodes[-1].kind == "linear"
+
+
+def test_graph_from_parts_in_memory_without_a_run_folder():
+    from aa_trigger.model.quant import FixedType
+    from aa_trigger.model.vae import ModelConfig, VAEParts
+
+    parts = VAEParts.build(ModelConfig(n_features=5, widths=[4], latent=2, quantize=6, surrogate_width=3, recon="mse"))
+    g = build_graph(parts, FixedType(10, 4), "surrogate")
+    assert [n.n_out for n in g.dense] == [4, 2, 3, 1]
+    assert all(n.w_frac == 4 and n.b_frac == 2 for n in g.dense)  # quantized_bits(6,1) and (6,3)
+
+
+def test_float_runs_and_rz_are_refused(reference_run):
+    from aa_trigger.model.quant import FixedType
+    from aa_trigger.model.vae import ModelConfig, VAEParts
+
+    with pytest.raises(AATriggerError, match="exp"):
+        build_graph(reference_run.aa, FixedType(14, 6), "rz")
+    with pytest.raises(AATriggerError, match="unknown score"):
+        build_graph(reference_run.aa, FixedType(14, 6), "kl")
+    float_parts = VAEParts.build(ModelConfig(5, [4], 2, 0, 3, "mse"))
+    with pytest.raises(AATriggerError, match="float model"):
+        build_graph(float_parts, FixedType(14, 6), "mu2")
+
+
+@pytest.mark.parametrize("score", ["mu2", "surrogate"])
+def test_intervals_bound_every_value(tiny_graph, score):
+    g = tiny_graph(score, seed=2)
+    x = np.random.default_rng(1).integers(-128, 128, (20000, 6))
+    x[:2] = [[-128] * 6, [127] * 6]
+    _, trace = emulator.run_graph(g, x, trace=True, exact_int=True)
+    bounds = intervals(g)
+    lo, hi, frac = bounds[-1]
+    out = trace[g.nodes[-1].name]
+    assert out.frac == frac and lo <= out.v.min() and out.v.max() <= hi
+    assert all(accumulator_bits(g) > max(abs(int(v.v.min())), int(v.v.max())).bit_length() for v in trace.values())
+
+
+def test_dense_node_types_come_from_the_quantisation_spec(tiny_graph):
+    d0 = tiny_graph().nodes[0]
+    assert isinstance(d0, Dense) and d0.out_type.hls() == "ufixed<6,3,RND_CONV,SAT>"
+    assert d0.out_type.int_min == 0 and d0.out_type.int_max == 63
