@@ -62,3 +62,25 @@ def run_verb(job: Callable[[], Any], show: Callable[[Any], int | None], what: st
     if code:
         return code
     return show(result) or 0
+
+
+def config_parser(prog: str, description: str, config_cls: type) -> Parser:
+    """A verb's parser with one ``--option`` per field of its configuration class."""
+    from aa_trigger.options import add_arguments
+
+    parser = Parser(prog, description)
+    add_arguments(parser, config_cls)
+    return parser
+
+
+def run_config_verb(parser: Parser, argv: list[str] | None, config_cls: type, job: Callable[[Any], Any],
+                    show: Callable[[Any], int | None], what: str) -> int:
+    """Parse, build and validate the configuration, run ``job(config)``, show the result."""
+    args = parser.parse_args(argv)
+
+    def run() -> Any:
+        from aa_trigger.options import from_namespace
+
+        return job(from_namespace(config_cls, args))
+
+    return run_verb(run, show, what)

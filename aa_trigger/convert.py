@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from aa_trigger.cli import Parser, progress, run_verb
+from aa_trigger.cli import config_parser, progress, run_config_verb
 
 DESCRIPTION = ("Turn the encoder + latent score of a trained run into firmware: an hls4ml HLS project "
                "(--backend vitis or vivado) and/or pipelined Verilog (--backend rtl); prove bit-exactness (numpy "
@@ -13,24 +13,13 @@ DESCRIPTION = ("Turn the encoder + latent score of a trained run into firmware: 
                "report.json / report.md with AUCs, thresholds, latency and budgets.")
 
 
-def build_parser() -> Parser:
-    from aa_trigger.config import ConvertConfig
-    from aa_trigger.options import add_arguments
-
-    parser = Parser("python -m aa_trigger.convert", DESCRIPTION)
-    add_arguments(parser, ConvertConfig)
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from aa_trigger.config import ConvertConfig
 
-    def job() -> Any:
-        from aa_trigger.config import ConvertConfig
+    def job(cfg: ConvertConfig) -> Any:
         from aa_trigger.jobs.convert import run_convert
-        from aa_trigger.options import from_namespace
 
-        return run_convert(from_namespace(ConvertConfig, args), progress)
+        return run_convert(cfg, progress)
 
     def show(report: Any) -> None:
         from aa_trigger.firmware.report import render_markdown
@@ -38,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         print(render_markdown(report))
         print(f"project: {report.project}")
 
-    return run_verb(job, show, "project")
+    parser = config_parser("python -m aa_trigger.convert", DESCRIPTION, ConvertConfig)
+    return run_config_verb(parser, argv, ConvertConfig, job, show, "project")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from aa_trigger.cli import Parser, progress, run_verb
+from aa_trigger.cli import Parser, config_parser, progress, run_config_verb
 
 DESCRIPTION = ("Pretrain a quantisation-aware VAE on background, fine-tune it with Anomaly Awareness, train the "
                "latent-score surrogate, evaluate every score before and after AA and write a run folder. Without "
@@ -14,28 +14,23 @@ DESCRIPTION = ("Pretrain a quantisation-aware VAE on background, fine-tune it wi
 
 def build_parser() -> Parser:
     from aa_trigger.config import TrainConfig
-    from aa_trigger.options import add_arguments
 
-    parser = Parser("python -m aa_trigger.train", DESCRIPTION)
-    add_arguments(parser, TrainConfig)
-    return parser
+    return config_parser("python -m aa_trigger.train", DESCRIPTION, TrainConfig)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from aa_trigger.config import TrainConfig
 
-    def job() -> Any:
-        from aa_trigger.config import TrainConfig
+    def job(cfg: TrainConfig) -> Any:
         from aa_trigger.jobs.train import run_training
-        from aa_trigger.options import from_namespace
 
-        return run_training(from_namespace(TrainConfig, args), progress)
+        return run_training(cfg, progress)
 
     def show(result: Any) -> None:
         print(result.summary)
         print(f"run folder: {result.path}  ({result.seconds:.0f} s)")
 
-    return run_verb(job, show, "run folder")
+    return run_config_verb(build_parser(), argv, TrainConfig, job, show, "run folder")
 
 
 if __name__ == "__main__":

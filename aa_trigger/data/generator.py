@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from aa_trigger.data import kinematics as kin
-from aa_trigger.data.detector import N_EGAMMA, N_JET, N_MUON, detector_response, lepton_filter
+from aa_trigger.data.detector import detector_response, lepton_filter
 
 BACKGROUND_FRACTIONS = {"W": 0.592, "QCD": 0.338, "Z": 0.067, "ttbar": 0.003}
 M_W, G_W, M_Z, G_Z, M_TOP = 80.4, 2.1, 91.19, 2.5, 172.5

@@ -43,8 +43,24 @@ def to_hardware(particles: np.ndarray) -> np.ndarray:
     return hw.reshape(len(particles), -1)
 
 
+class _NetworkInput:
+    """What both scalers share: their output is the network input type ``ap_fixed<width, int_bits>``."""
+
+    width: int
+    int_bits: int
+
+    @property
+    def frac_bits(self) -> int:
+        return self.width - self.int_bits
+
+    @property
+    def input_type(self) -> FixedType:
+        """The network input type (the values are already on its grid)."""
+        return FixedType(self.width, self.int_bits)
+
+
 @dataclass
-class HardwareScaler:
+class HardwareScaler(_NetworkInput):
     """``(x - offset) >> shift`` per feature, in ``ap_fixed<width, int_bits, AP_TRN, AP_SAT>``."""
 
     offset: list[int]
@@ -53,10 +69,6 @@ class HardwareScaler:
     int_bits: int = 6
 
     kind = "hardware"
-
-    @property
-    def frac_bits(self) -> int:
-        return self.width - self.int_bits
 
     @property
     def int_range(self) -> tuple[int, int]:
@@ -88,14 +100,9 @@ class HardwareScaler:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
 
-    @property
-    def input_type(self) -> FixedType:
-        """The network input type (the values are already on its grid)."""
-        return FixedType(self.width, self.int_bits)
-
 
 @dataclass
-class FloatScaler:
+class FloatScaler(_NetworkInput):
     """The paper's preprocessing for non-trigger data: clip, log(1+x) of skewed features, standardise."""
 
     clip_features: list[bool]
@@ -106,15 +113,6 @@ class FloatScaler:
     int_bits: int = 6
 
     kind = "float"
-
-    @property
-    def frac_bits(self) -> int:
-        return self.width - self.int_bits
-
-    @property
-    def input_type(self) -> FixedType:
-        """The network input type (the values are already on its grid)."""
-        return FixedType(self.width, self.int_bits)
 
     @classmethod
     def fit(cls, background: np.ndarray) -> "FloatScaler":
