@@ -67,12 +67,11 @@ def make_backends(cfg: ConvertConfig, part: Part) -> list[Backend]:
     return out
 
 
-def test_events(run: runfolder.Run, progress: Progress) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def run_test_events(run: runfolder.Run, progress: Progress) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The run's test events as firmware input integers, rebuilt from its data and checked against it."""
-    from aa_trigger.config import TrainConfig
     from aa_trigger.data.dataset import load_dataset
 
-    data = load_dataset(TrainConfig(**run.config), progress)
+    data = load_dataset(runfolder.train_config(run.config, run.path / "config.json"), progress)
     if data.scaler.to_dict() != run.scaler.to_dict():
         raise AATriggerError(f"the data found for run {run.path} no longer match its preprocessing "
                              "(preprocessing.json); was the data set changed?")
@@ -85,7 +84,7 @@ def events_for(graph: fgraph.FixedGraph, bg: np.ndarray, sig: dict[str, np.ndarr
     x = np.concatenate([bg, *sig.values()])
     expected = emulator.score(graph, x)
     expected_int = np.rint(expected * 2.0 ** fgraph.intervals(graph)[-1][2]).astype(np.int64)  # exact: < 2^53
-    ends = np.cumsum([len(bg), *map(len, sig.values())])
+    ends = _ends(bg, sig)
     per_signal = max(1, n_hls // (2 * len(sig)))
     sample = np.concatenate([np.arange(min(ends[0], n_hls // 2))]
                             + [np.arange(a, min(a + per_signal, b)) for a, b in zip(ends[:-1], ends[1:])])
@@ -109,8 +108,13 @@ def thresholds(bg: np.ndarray, frac: int, rates_khz: list[float], bx_khz: float)
     return out
 
 
+def _ends(bg: np.ndarray, sig: dict[str, np.ndarray]) -> np.ndarray:
+    """Where the background and each signal end in the concatenated events."""
+    return np.cumsum([len(bg), *map(len, sig.values())])
+
+
 def _split(scores: np.ndarray, bg: np.ndarray, sig: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    ends = np.cumsum([len(bg), *map(len, sig.values())])
+    ends = _ends(bg, sig)
     return scores[: ends[0]], {k: scores[a:b] for k, a, b in zip(sig, ends[:-1], ends[1:])}
 
 
@@ -131,7 +135,7 @@ def cross_checks(events: Events, emulations: list[tuple[Backend, Emulation]],
     checks += [compare("numpy", events.expected[e.events], e.name, e.scores) for _, e in emulations]
     firsts = [e for i, (b, e) in enumerate(emulations) if i == 0 or emulations[i - 1][0] is not b]
     for a, b in zip(firsts, firsts[1:]):
-        common, ia, ib = np.intersect1d(a.events, b.events, return_indices=True)
+        _, ia, ib = np.intersect1d(a.events, b.events, return_indices=True)
         checks.append(compare(a.name, a.scores[ia], b.name, b.scores[ib]))
     return checks
 
@@ -149,7 +153,7 @@ def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> Conv
     score, why = choose_score(run, cfg.score)
     graph = fgraph.build_graph(run.aa, run.scaler.input_type, score)
     progress(f"run {run_path}: deploying encoder + {score} ({why}) to {part.full} with {', '.join(cfg.backend)}")
-    bg, sig = test_events(run, progress)
+    bg, sig = run_test_events(run, progress)
     events = events_for(graph, bg, sig, cfg.n_hls, cfg.n_tb)
     refs = reference_scores(graph, events, progress)
     with runfolder.atomic_folder(out, force=cfg.force) as tmp:
