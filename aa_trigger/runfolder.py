@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from aa_trigger.config import TrainConfig
     from aa_trigger.data.dataset import Dataset
     from aa_trigger.evaluation.evaluate import RunMetrics
-from aa_trigger.data.preprocess import FloatScaler, HardwareScaler
+from aa_trigger.data.preprocess import FloatScaler, HardwareScaler, scaler_from_dict
 
 RUN_FORMAT = 2  # 2: strict JSON (null for n/a), metrics.json with a format field
 READABLE_FORMATS = (1, 2)
@@ -160,19 +160,6 @@ def _model_config(path: Path) -> ModelConfig:
     return cfg
 
 
-def _scaler(path: Path) -> HardwareScaler | FloatScaler:
-    d = jsonio.read_json(path)
-    kind = jsonio.field(d, "kind", str, path)
-    cls: type = {"hardware": HardwareScaler, "float": FloatScaler}.get(kind)  # type: ignore[assignment]
-    if cls is None:
-        raise AATriggerError(f"{path}: unknown preprocessing kind {kind!r}")
-    values = {}
-    for f in fields(cls):
-        kind_of = list if f.name not in ("width", "int_bits") else int
-        values[f.name] = jsonio.field(d, f.name, kind_of, path)
-    return cls(**values)
-
-
 def train_config(config: dict[str, Any], path: Path) -> "TrainConfig":
     """The run's resolved training configuration, checked field by field."""
     from aa_trigger.config import TrainConfig
@@ -206,7 +193,7 @@ def load_run(path: Path) -> Run:
     config = jsonio.read_json(path / "config.json")
     train_config(config, path / "config.json")
     mcfg = _model_config(path / "model.json")
-    scaler = _scaler(path / "preprocessing.json")
+    scaler = scaler_from_dict(jsonio.read_json(path / "preprocessing.json"), path / "preprocessing.json")
     metrics = None
     if (path / "metrics.json").is_file():
         m = jsonio.read_json(path / "metrics.json")

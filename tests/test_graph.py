@@ -58,3 +58,17 @@ def test_dense_node_types_come_from_the_quantisation_spec(tiny_graph):
     d0 = tiny_graph().nodes[0]
     assert isinstance(d0, Dense) and d0.out_type.hls() == "ufixed<6,3,RND_CONV,SAT>"
     assert d0.out_type.int_min == 0 and d0.out_type.int_max == 63
+
+
+def test_output_types_must_be_what_every_back_end_implements():
+    from aa_trigger.model.quant import QuantSpec
+
+    class Truncating(QuantSpec):
+        def fixed(self):
+            from dataclasses import replace
+
+            return replace(super().fixed(), rounding="TRN")
+
+    with pytest.raises(AATriggerError, match="not supported"):
+        Dense("d", np.ones((2, 1), np.int64), np.zeros(1, np.int64), QuantSpec("bits", 8, 1), QuantSpec("bits", 8, 3),
+              False, Truncating("bits", 8, 3))

@@ -18,7 +18,8 @@ saturate) so that a firmware input can reproduce it; the float steps run upstrea
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -151,13 +152,13 @@ class FloatScaler(_NetworkInput):
         return {"kind": self.kind, **asdict(self)}
 
 
-def scaler_from_dict(d: dict[str, Any]) -> HardwareScaler | FloatScaler:
-    """Rebuild a scaler written by ``to_dict``."""
-    d = dict(d)
-    kind = d.pop("kind", None)
-    d.pop("data_kind", None)
-    if kind == "hardware":
-        return HardwareScaler(**d)
-    if kind == "float":
-        return FloatScaler(**d)
-    raise AATriggerError(f"unknown preprocessing kind {kind!r} in the run folder")
+def scaler_from_dict(d: Any, where: Path | str = "preprocessing") -> HardwareScaler | FloatScaler:
+    """Rebuild a scaler written by ``to_dict``, checking every field (one error line naming ``where``)."""
+    from aa_trigger.jsonio import field
+
+    kind = field(d, "kind", str, Path(where))
+    cls: Any = {"hardware": HardwareScaler, "float": FloatScaler}.get(kind)
+    if cls is None:
+        raise AATriggerError(f"{where}: unknown preprocessing kind {kind!r}")
+    return cls(**{f.name: field(d, f.name, int if f.name in ("width", "int_bits") else list, Path(where))
+                  for f in fields(cls)})

@@ -26,6 +26,10 @@ from aa_trigger.errors import AATriggerError
 from aa_trigger.model.quant import FixedType, QuantSpec
 
 
+#: the output conversion every back end implements (QKeras activations: round half to even, clip)
+OUTPUT_MODES = ("RND_CONV", "SAT")
+
+
 @dataclass(eq=False)
 class Dense:
     """One dense layer with integer weights (units of ``2**-kernel_type.frac`` and ``2**-bias_type.frac``)."""
@@ -40,6 +44,12 @@ class Dense:
     act_name: str = ""  # name of the activation (quantiser) layer in the Keras model
     float_kernel: np.ndarray | None = None  # the trained float weights (for the float reference)
     float_bias: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        t = self.out_type
+        if t is not None and (t.rounding, t.saturation) != OUTPUT_MODES:
+            raise AATriggerError(f"layer {self.name}: output type {t.hls()} is not supported; every back end "
+                                 f"rounds and saturates as {','.join(OUTPUT_MODES)}")
 
     @property
     def w_frac(self) -> int:
