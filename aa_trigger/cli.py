@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import warnings
 from typing import Any, Callable, NoReturn
@@ -39,20 +40,31 @@ def progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_job(job: Callable[[], Any], what: str) -> tuple[int, Any]:
-    """Run ``job``; an :class:`AATriggerError` or Ctrl-C becomes one ``error:`` line and an exit code.
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the job unwinds and removes what it had half-written."""
 
-    ``what`` names the output that was not written (for the interrupt message)."""
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def run_job(job: Callable[[], Any], what: str) -> tuple[int, Any]:
+    """Run ``job``; an :class:`AATriggerError`, Ctrl-C or SIGTERM becomes one ``error:`` line and an
+    exit code (2; 130 or 143 for the signals). ``what`` names the output that was not written."""
     from aa_trigger.errors import AATriggerError
 
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return 0, job()
     except AATriggerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2, None
-    except KeyboardInterrupt:
-        print(f"error: interrupted; no {what} was written", file=sys.stderr)
-        return 130, None
+    except KeyboardInterrupt as exc:
+        name, code = ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+        print(f"error: {name}; no {what} was written", file=sys.stderr)
+        return code, None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_verb(job: Callable[[], Any], show: Callable[[Any], int | None], what: str) -> int:

@@ -14,6 +14,7 @@ from aa_trigger.firmware.parts import PARTS
 from aa_trigger.model.quant import Quantisation
 from aa_trigger.model.vae import KIND_DEFAULTS
 from aa_trigger.options import check_fields, opt
+from aa_trigger.outputs import check_name
 
 BX_RATES_MHZ = {"40": 40.0, "28.61": 28.61}
 BACKENDS = {"vitis": "Vitis", "vivado": "Vivado", "rtl": "RTL"}
@@ -102,6 +103,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         check_fields(self)
+        if self.run_name:
+            check_name(self.run_name, "--run-name")
         if self.data:
             if not self.background or not self.finetune:
                 raise AATriggerError("--data needs --background and --finetune labels")

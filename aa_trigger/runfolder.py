@@ -21,12 +21,11 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from aa_trigger import jsonio
 from aa_trigger.errors import AATriggerError
@@ -43,30 +42,6 @@ READABLE_FORMATS = (1, 2)
 PART_NAMES = ("encoder", "decoder", "surrogate")
 REQUIRED = ("config.json", "model.json", "preprocessing.json", "provenance.json",
             *(f"{stage}/{p}.weights.h5" for stage in ("aa", "pretrained") for p in PART_NAMES))
-
-
-def ensure_free(final: Path, force: bool) -> None:
-    """Refuse an existing output folder unless ``force``."""
-    if Path(final).exists() and not force:
-        raise AATriggerError(f"{final} exists; choose another name or pass --force")
-
-
-@contextlib.contextmanager
-def atomic_folder(final: Path, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary sibling folder; rename it to ``final`` on success, delete it on failure."""
-    final = Path(final)
-    ensure_free(final, force)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def save_parts(folder: Path, parts: VAEParts) -> None:

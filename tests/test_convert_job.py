@@ -147,3 +147,22 @@ def test_emulate_refuses_a_broken_project(tmp_path):
     (tmp_path / "conversion.json").write_text("{")
     res = _cli(str(tmp_path), verb="emulate")
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "not valid JSON" in res.stderr
+
+
+@pytest.mark.parametrize("where", ["run", "inside", "parent"])
+def test_convert_never_writes_over_its_run(tmp_path, reference_path, where):
+    run = tmp_path / "runs" / "ref"
+    shutil.copytree(reference_path, run)
+    out = {"run": run, "inside": run / "fw", "parent": tmp_path / "runs"}[where]
+    res = _cli("--run", str(run), "--output", str(out), "--force")
+    assert res.returncode == 2 and "overlaps the run folder" in res.stderr
+    assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in reference_path.iterdir())
+
+
+def test_convert_force_replaces_only_a_project(tmp_path, reference_path):
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("x")
+    res = _cli("--run", str(reference_path), "--output", str(precious), "--force")
+    assert res.returncode == 2 and "not an aa_trigger firmware project" in res.stderr
+    assert (precious / "thesis.tex").is_file()

@@ -35,17 +35,3 @@ def test_bad_metadata_is_one_line_naming_file_and_field(run_copy, file, change, 
     (run_copy / file).write_text(json.dumps(d))
     with pytest.raises(AATriggerError, match=message.replace("(", r"\(").replace(")", r"\)")):
         runfolder.load_run(run_copy)
-
-
-def test_atomic_folder_leaves_nothing_on_failure(tmp_path):
-    final = tmp_path / "out"
-    with pytest.raises(RuntimeError):
-        with runfolder.atomic_folder(final) as tmp:
-            (tmp / "half.txt").write_text("x")
-            raise RuntimeError("killed")
-    assert not final.exists() and list(tmp_path.iterdir()) == []
-    with runfolder.atomic_folder(final) as tmp:
-        (tmp / "done.txt").write_text("x")
-    assert (final / "done.txt").is_file()
-    with pytest.raises(AATriggerError, match="exists"):
-        runfolder.ensure_free(final, force=False)

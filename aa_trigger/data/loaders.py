@@ -140,6 +140,8 @@ def _read_hdf(path: Path, opts: ReadOptions):
     import h5py
     import pandas as pd
 
+    from aa_trigger.data.hdf_tables import read_pandas_hdf
+
     with h5py.File(path, "r") as f:
         keys = list(f.keys())
         is_pandas = any("pandas_type" in f[k].attrs for k in keys)
@@ -151,7 +153,7 @@ def _read_hdf(path: Path, opts: ReadOptions):
             if arr.ndim != 2:
                 raise AATriggerError(f"{path}: dataset {key!r} has shape {arr.shape}, expected (rows, columns)")
             return pd.DataFrame(arr, columns=[str(i) for i in range(arr.shape[1])])
-    return pd.read_hdf(path, key=opts.hdf_key or None)
+    return read_pandas_hdf(path, opts.hdf_key)
 
 
 def _frame_to_table(frame, path: Path, opts: ReadOptions, notes: list[str]) -> Table:

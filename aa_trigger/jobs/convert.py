@@ -20,6 +20,7 @@ from aa_trigger.firmware.compare import Comparison, compare
 from aa_trigger.firmware.parts import Part, resolve_part
 from aa_trigger.firmware.report import ConvertReport, SignalMetrics, Threshold, budgets, project_readme, render_markdown
 from aa_trigger.jsonio import write_json
+from aa_trigger.outputs import PROJECT_MARKER, atomic_folder, check_writable, ensure_free
 from aa_trigger.model.vae import DEPLOYABLE_SCORES
 
 Progress = Callable[[str], None]
@@ -44,6 +45,16 @@ def choose_score(run: runfolder.Run, score: str) -> tuple[str, str]:
     best = max(aucs, key=lambda s: (np.nan_to_num(aucs[s], nan=-1.0), s == "mu2"))
     return best, "auto: higher mean AUC on signals unseen in fine-tuning (" + \
         ", ".join(f"{k} {v:.4f}" for k, v in aucs.items()) + ")"
+
+
+def check_output(out: Path, run_path: Path, force: bool) -> None:
+    """The project folder may not be, hold or sit inside the run folder; free (or one project with
+    ``force``) and writable, all before any work."""
+    o, r = out.resolve(), run_path.resolve()
+    if o == r or r in o.parents or o in r.parents:
+        raise AATriggerError(f"--output {out} overlaps the run folder {run_path}; write the project elsewhere")
+    ensure_free(out, force, PROJECT_MARKER)
+    check_writable(out)
 
 
 def make_backends(cfg: ConvertConfig, part: Part) -> list[Backend]:
@@ -148,7 +159,7 @@ def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> Conv
     backends = make_backends(cfg, part)
     run_path = Path(cfg.run) if cfg.run else newest_run()
     out = Path(cfg.output) if cfg.output else Path("firmware") / run_path.name
-    runfolder.ensure_free(out, cfg.force)
+    check_output(out, run_path, cfg.force)
     run = runfolder.load_run(run_path)
     score, why = choose_score(run, cfg.score)
     graph = fgraph.build_graph(run.aa, run.scaler.input_type, score)
@@ -156,7 +167,7 @@ def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> Conv
     bg, sig = run_test_events(run, progress)
     events = events_for(graph, bg, sig, cfg.n_hls, cfg.n_tb)
     refs = reference_scores(graph, events, progress)
-    with runfolder.atomic_folder(out, force=cfg.force) as tmp:
+    with atomic_folder(out, cfg.force, PROJECT_MARKER) as tmp:
         emulations = []
         for b in backends:
             b.write(graph, tmp, events, progress)

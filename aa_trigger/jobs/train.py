@@ -10,6 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from aa_trigger import runfolder
+from aa_trigger.outputs import RUN_MARKER, atomic_folder, check_writable, ensure_free
 from aa_trigger.config import TrainConfig
 from aa_trigger.data.dataset import Dataset, load_dataset
 from aa_trigger.evaluation import evaluate, plots
@@ -47,12 +48,15 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
     t0 = time.time()
     if not cfg.data:  # trigger data: the defaults are known, fail before the expensive part
         cfg = cfg.with_model_defaults("trigger")
-        runfolder.ensure_free(Path(cfg.output) / (cfg.run_name or cfg.default_run_name()), cfg.force)
+        early = Path(cfg.output) / (cfg.run_name or cfg.default_run_name())
+        ensure_free(early, cfg.force, RUN_MARKER)
+        check_writable(early)
     seed_everything(cfg.seed)
     data = load_dataset(cfg, progress)
     cfg = cfg.with_model_defaults(data.kind)
     final = Path(cfg.output) / (cfg.run_name or cfg.default_run_name())
-    runfolder.ensure_free(final, cfg.force)
+    ensure_free(final, cfg.force, RUN_MARKER)
+    check_writable(final)
     timings = {"data_s": time.time() - t0}
     for line in data.report:
         progress(line)
@@ -72,7 +76,7 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
     after = evaluate.evaluate(*stages["AA"], *args)
     timings["evaluate_s"] = time.time() - t
     summary = evaluate.summary_markdown(before, after, len(data.x_test), cfg.rate_khz[0], cfg.bx_mhz)
-    with runfolder.atomic_folder(final, force=cfg.force) as tmp:
+    with atomic_folder(final, cfg.force, RUN_MARKER) as tmp:
         runfolder.save_run(tmp, cfg, mcfg, data, parts, pretrained, history,
                            evaluate.RunMetrics(len(data.x_test), {k: len(v) for k, v in data.signals_test.items()},
                                                cfg.bx_rate_khz, before, after), summary)
