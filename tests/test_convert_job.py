@@ -166,3 +166,26 @@ def test_convert_force_replaces_only_a_project(tmp_path, reference_path):
     res = _cli("--run", str(reference_path), "--output", str(precious), "--force")
     assert res.returncode == 2 and "not an aa_trigger firmware project" in res.stderr
     assert (precious / "thesis.tex").is_file()
+
+
+@pytest.fixture(scope="module")
+def small_project(tmp_path_factory, reference_path):
+    out = tmp_path_factory.mktemp("proj") / "fw"
+    res = _cli("--run", str(reference_path), "--output", str(out), "--n-tb", "50", "--n-hls", "200", "--score", "mu2")
+    assert res.returncode == 0, res.stderr[-2000:]
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage, message", [
+    (lambda tb: (tb / "tb_input_features.dat").write_text("nan " * 57 + "\n"), "NaN or Inf in event 0"),
+    (lambda tb: (tb / "tb_input_features.dat").write_text(("0.001 " * 57 + "\n") * 50), "not on the input grid"),
+    (lambda tb: (tb / "tb_input_features.dat").write_text("1 2 3\n4 5\n"), "unreadable test-bench data"),
+    (lambda tb: (tb / "tb_output_predictions.dat").unlink(), "unreadable test-bench data"),
+])
+def test_emulate_bad_test_bench_is_bad_input(tmp_path, small_project, damage, message):
+    proj = tmp_path / "fw"
+    shutil.copytree(small_project, proj)
+    damage(proj / "hls4ml_prj" / "tb_data")
+    res = _cli(str(proj), verb="emulate")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, res.stderr

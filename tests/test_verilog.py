@@ -2,8 +2,10 @@
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +159,34 @@ def test_reference_verilog_is_unchanged_by_the_redesign(reference_graph):
     meta = json.loads((LEGACY / "design.json").read_text())
     v = verilog.generate(reference_graph("surrogate"), meta["adder_levels_per_stage"]).verilog
     assert hashlib.sha256(v.encode()).hexdigest() == meta["verilog_sha256"]
+
+
+_SIM_IN_FOLDER = """
+import sys
+import numpy as np
+from pathlib import Path
+from aa_trigger.firmware.graph import Dense, FixedGraph
+from aa_trigger.firmware.rtl import project, tools, verilog
+from aa_trigger.firmware import emulator
+from aa_trigger.model.quant import FixedType, QuantSpec
+rng = np.random.default_rng(0)
+d = Dense("d0", rng.integers(-40, 40, (6, 3)), rng.integers(-60, 60, 3), QuantSpec("bits", 8, 2),
+          QuantSpec("bits", 6, 2), True, QuantSpec("relu", 6, 3))
+g = FixedGraph("inputs", FixedType(8, 4), 6, [d], "surrogate")
+design = verilog.generate(g, 2)
+folder = Path(sys.argv[1]) / "rtl"
+project.write_project(folder, design, "xcvu9p-flga2104-2L-e", 200.0)
+x = rng.integers(-128, 128, (500, 6))
+sim, _ = tools.simulate(folder, design, x)
+print("equal", int(np.sum(sim == emulator.score(g, x))))
+"""
+
+
+@pytest.mark.parametrize("name", ["with space", "ünïcødé földer"])
+def test_rtl_flow_in_awkward_folders_under_a_c_locale(tmp_path, need_tool, name):
+    need_tool("verilator")
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
+    res = subprocess.run([sys.executable, "-c", _SIM_IN_FOLDER, str(tmp_path / name)], capture_output=True,
+                         text=True, encoding="utf-8", env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-1500:]
+    assert "equal 500" in res.stdout

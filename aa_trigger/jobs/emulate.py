@@ -64,6 +64,7 @@ def _csim(prj: Path, meta: ProjectMeta, graph: FixedGraph | None, progress: Prog
         expected = np.loadtxt(prj / "tb_data" / "tb_output_predictions.dat", ndmin=2)[:, 0]
     except (OSError, ValueError) as exc:
         raise AATriggerError(f"{prj}/tb_data: unreadable test-bench data ({str(exc).splitlines()[0]})") from None
+    _check_tb(prj / "tb_data", x, expected, meta.input_frac_bits)
     progress(f"C simulation of {prj} ({len(x)} events) ...")
     cs = csim(prj)
     checks = [compare("expected", expected, "csim", cs)]
@@ -71,6 +72,21 @@ def _csim(prj: Path, meta: ProjectMeta, graph: FixedGraph | None, progress: Prog
         x_int = np.round(x * 2**meta.input_frac_bits).astype(np.int64)
         checks.append(compare("numpy", emulator.score(graph, x_int), "csim", cs))
     return checks
+
+
+def _check_tb(where: Path, x: np.ndarray, expected: np.ndarray, frac: int) -> None:
+    """Test-bench data are input, not firmware output: NaN/Inf or off-grid values are bad input."""
+    for name, arr in (("tb_input_features.dat", x), ("tb_output_predictions.dat", expected)):
+        bad = np.flatnonzero(~np.isfinite(arr).reshape(len(arr), -1).all(axis=1))
+        if len(bad):
+            raise AATriggerError(f"{where / name}: NaN or Inf in event {int(bad[0])} ({len(bad)} events)")
+    if len(expected) != len(x):
+        raise AATriggerError(f"{where}: {len(x)} test-bench events but {len(expected)} expected scores")
+    scaled = x * 2.0**frac
+    off = np.flatnonzero(~(scaled == np.round(scaled)).all(axis=1))
+    if len(off):
+        raise AATriggerError(f"{where / 'tb_input_features.dat'}: event {int(off[0])} is not on the input grid "
+                             f"(multiples of 2^-{frac})")
 
 
 def _rtl(rtl_dir: Path, graph: FixedGraph | None, progress: Progress) -> list[Comparison]:

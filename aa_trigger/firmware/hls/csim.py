@@ -20,7 +20,8 @@ def csim(project: Path, timeout: int = 1800) -> np.ndarray:
     cmd = ["g++", "-O2", "-std=c++14", "-Ifirmware", "-Ifirmware/ap_types",
            "-DWEIGHTS_DIR=\"firmware/weights\"", f"{PROJECT}_test.cpp", f"firmware/{PROJECT}.cpp", "-o", "csim"]
     try:
-        build = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=timeout)
+        build = subprocess.run(cmd, cwd=project, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                               timeout=timeout)
     except FileNotFoundError:
         raise AATriggerError("g++ not found; install it (e.g. apt-get install g++) to run the C simulation") from None
     if build.returncode != 0:
@@ -28,7 +29,8 @@ def csim(project: Path, timeout: int = 1800) -> np.ndarray:
         raise AATriggerError(f"C simulation build failed: {errors[0] if errors else 'no output'}")
     log = project / "tb_data" / "csim_results.log"
     log.unlink(missing_ok=True)
-    run = subprocess.run(["./csim"], cwd=project, capture_output=True, text=True, timeout=timeout)
+    run = subprocess.run(["./csim"], cwd=project, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                         timeout=timeout)
     (project / "csim").unlink(missing_ok=True)
     if run.returncode != 0 or not log.is_file():
         raise AATriggerError(f"C simulation failed (exit {run.returncode}): {run.stdout[-200:]}")

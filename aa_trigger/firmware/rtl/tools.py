@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,25 +32,37 @@ def tool_versions() -> dict[str, str]:
     for tool, flag in (("verilator", "--version"), ("yosys", "-V")):
         exe = shutil.which(tool)
         if exe:
-            res = subprocess.run([exe, flag], capture_output=True, text=True, timeout=60)
+            res = _run([exe, flag], None, 60)
             out[tool] = (res.stdout or res.stderr).strip().splitlines()[0] if (res.stdout or res.stderr) else "?"
     return out
 
 
 def build_verilator(folder: Path, timeout: int = 3600) -> Path:
-    """Compile the Verilog and harness with Verilator; returns the simulator binary."""
+    """Compile the Verilog and harness with Verilator; returns the simulator binary ``obj_dir/vsim``.
+
+    The build runs in a temporary folder of plain ASCII name: Verilator's generated Makefile cannot
+    handle spaces in paths, and the project folder may have them."""
     exe = shutil.which("verilator")
     if exe is None:
         raise AATriggerError(f"verilator not found; {INSTALL_HINT}")
     folder = Path(folder).resolve()
-    obj = folder / "obj_dir"
-    cmd = [exe, "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast",
-           "--top-module", TOP, "--Mdir", str(obj), "-o", "vsim", f"{TOP}.v", "harness.cpp"]
-    res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=timeout)
-    if res.returncode != 0:
-        tail = (res.stderr or res.stdout).strip().splitlines()[-3:]
-        raise AATriggerError(f"Verilator build failed: {' | '.join(tail)}")
-    return obj / "vsim"
+    with tempfile.TemporaryDirectory(prefix="aa_trigger-verilator-") as work:
+        for name in (f"{TOP}.v", "harness.cpp"):
+            shutil.copy(folder / name, Path(work) / name)
+        cmd = [exe, "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast",
+               "--top-module", TOP, "--Mdir", "obj_dir", "-o", "vsim", f"{TOP}.v", "harness.cpp"]
+        res = _run(cmd, Path(work), timeout)
+        if res.returncode != 0:
+            tail = (res.stderr or res.stdout).strip().splitlines()[-3:]
+            raise AATriggerError(f"Verilator build failed: {' | '.join(tail)}")
+        (folder / "obj_dir").mkdir(exist_ok=True)
+        return Path(shutil.copy2(Path(work) / "obj_dir" / "vsim", folder / "obj_dir" / "vsim"))
+
+
+def _run(cmd: list[str], cwd: Path | None, timeout: float) -> subprocess.CompletedProcess:
+    """A tool run whose output is decoded as UTF-8 whatever the locale (paths may be non-ASCII)."""
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                          timeout=timeout)
 
 
 def simulate(folder: Path, design: RTLDesign, x_int: np.ndarray, timeout: int = 3600) -> tuple[np.ndarray, float]:
@@ -61,7 +74,7 @@ def simulate(folder: Path, design: RTLDesign, x_int: np.ndarray, timeout: int = 
     inp, outp = folder / "sim_inputs.bin", folder / "sim_scores.bin"
     np.ascontiguousarray(x_int, dtype=np.int32).tofile(inp)
     t = time.perf_counter()
-    res = subprocess.run([str(vsim.resolve()), str(inp), str(outp)], capture_output=True, text=True, timeout=timeout)
+    res = _run([str(vsim.resolve()), str(inp), str(outp)], None, timeout)
     dt = time.perf_counter() - t
     inp.unlink(missing_ok=True)
     if res.returncode != 0 or not outp.is_file():
@@ -85,11 +98,10 @@ def yosys_estimate(folder: Path, part: Part, timeout: int = 7200) -> Resources:
               f"-top {TOP}; tee -q -o ltp.txt ltp -noff * t:FD* %d; stat")
     t = time.perf_counter()
     folder = Path(folder).resolve()
-    res = subprocess.run([exe, "-q", "-p", script, "-l", "yosys.log"], cwd=folder, capture_output=True, text=True,
-                         timeout=timeout)
+    res = _run([exe, "-q", "-p", script, "-l", "yosys.log"], folder, timeout)
     if res.returncode != 0:
         raise AATriggerError(f"yosys failed: {(res.stderr or res.stdout).strip().splitlines()[-1:]}")
-    log = (folder / "yosys.log").read_text()
+    log = (folder / "yosys.log").read_text(encoding="utf-8", errors="replace")
     stat = log[log.rfind("Printing statistics"):]
     cells = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+(\d+)\s*$", stat, re.M)}
     counts = {"LUT": sum(v for k, v in cells.items() if re.fullmatch(r"LUT\d", k)),
