@@ -54,6 +54,9 @@ def run_job(job: Callable[[], Any], what: str) -> tuple[int, Any]:
     from aa_trigger.errors import AATriggerError
 
     previous = signal.signal(signal.SIGTERM, _terminate)
+    # a job started in the background of a non-interactive shell inherits SIGINT ignored; Ctrl-C and
+    # `kill -INT` must still stop it
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return 0, job()
     except AATriggerError as exc:
@@ -65,6 +68,7 @@ def run_job(job: Callable[[], Any], what: str) -> tuple[int, Any]:
         return code, None
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run_verb(job: Callable[[], Any], show: Callable[[Any], int | None], what: str) -> int:

@@ -96,7 +96,7 @@ class TrainConfig:
                                     "the paper) or 'latent' (the deployable sum mu^2)", choices=["recon", "latent"])
     rate_khz: list[float] = rate_khz_option("trigger rates (kHz) at which to report the signal efficiency")
     bx_mhz: str = bx_mhz_option()
-    seed: int = opt(0, "random seed (data splits, initialisation, batches, sampling noise)")
+    seed: int = opt(0, "random seed (data splits, initialisation, batches, sampling noise)", low=0, high=2**32 - 1)
     output: str = opt("models", "folder that receives the run folder")
     run_name: str = opt("", "run folder name (default: derived from the main options)")
     force: bool = opt(False, "replace an existing run folder of the same name")

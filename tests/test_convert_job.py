@@ -189,3 +189,15 @@ def test_emulate_bad_test_bench_is_bad_input(tmp_path, small_project, damage, me
     damage(proj / "hls4ml_prj" / "tb_data")
     res = _cli(str(proj), verb="emulate")
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--events", "0"], "--events must be positive"),
+    (["--hls-events", "-3"], "--hls-events between 1 and --events"),
+    (["--events", "100", "--hls-events", "200"], "--hls-events between 1 and --events"),
+    (["--run", "/nonexistent/run"], "no such folder"),
+])
+def test_benchmark_bad_input(reference_path, args, message):
+    full = args if "--run" in args else ["--run", str(reference_path), *args]
+    res = _cli(*full, verb="benchmark")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, res.stderr

@@ -58,6 +58,15 @@ def test_end_to_end_aa_raises_finetune_score(tmp_path):
     (["--quantize", "33"], "--quantize must be"),
     (["--anomaly-fraction", "1.5"], "--anomaly-fraction must be in"),
     (["--n-finetune", "200000"], "must be smaller than --n-signal"),
+    (["--learning-rate", "nan"], "--learning-rate must be a finite number"),
+    (["--rate-khz", "nan"], "--rate-khz must be a finite number"),
+    (["--rate-khz", "0"], "--rate-khz must be > 0"),
+    (["--rate-khz", "-1"], "--rate-khz must be > 0"),
+    (["--rate-khz", "50000"], "below the bunch-crossing rate"),
+    (["--seed", "-1"], "--seed must be 0 to"),
+    (["--seed", str(2**40)], "--seed must be 0 to"),
+    (["--latent", "65"], "--latent must be between 1 and 64"),
+    (["--run-name", "../x"], "plain folder name"),
 ])
 def test_bad_input_one_line_no_folder(tmp_path, args, message):
     out = tmp_path / "models"
@@ -66,6 +75,14 @@ def test_bad_input_one_line_no_folder(tmp_path, args, message):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], res.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_unwritable_output_fails_before_any_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    res = _cli("--output", str(blocker / "models"), "--cache-dir", str(tmp_path / "cache"))
+    assert res.returncode == 2 and "cannot write into" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "cache").exists()  # nothing generated: the check came first
 
 
 def test_corrupt_data_file_leaves_nothing(tmp_path):
@@ -88,3 +105,22 @@ def test_help_lists_every_option():
     for flag in ("--lambda-max", "--anomaly-fraction", "--finetune-signal", "--quantize", "--aa-target",
                  "--rate-khz", "--seed", "--output", "--latent", "--widths"):
         assert flag in res.stdout
+
+
+def test_interrupt_during_data_generation_stops_the_job(tmp_path):
+    """SIGINT stops the job even when it was started with SIGINT ignored (a background job of a script)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "aa_trigger.train", "--cache-dir", str(tmp_path / "cache"),
+                             "--output", str(tmp_path / "models")], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    first = proc.stderr.readline()
+    assert "generating the built-in data set" in first
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130 and "interrupted; no run folder was written" in rest
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+    cache = list((tmp_path / "cache").rglob("*"))
+    assert not [p for p in cache if p.name.endswith(".part") or p.name == "manifest.json"], cache

@@ -23,11 +23,14 @@ def write_adc2021(path: Path, particles: np.ndarray) -> None:
     """Write events (N, 19, 4) as an ADC2021 file (written to a temporary name, then renamed)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("Particles", data=particles.astype(np.float32), compression="gzip", compression_opts=1)
-        f.create_dataset("Particles_Names", data=np.array(PARTICLE_NAMES))
-        f.create_dataset("Particles_Classes", data=np.array(PARTICLE_CLASSES))
-    tmp.replace(path)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("Particles", data=particles.astype(np.float32), compression="gzip", compression_opts=1)
+            f.create_dataset("Particles_Names", data=np.array(PARTICLE_NAMES))
+            f.create_dataset("Particles_Classes", data=np.array(PARTICLE_CLASSES))
+        tmp.replace(path)
+    finally:  # interrupted or failed: no half-written file stays behind
+        tmp.unlink(missing_ok=True)
 
 
 def read_adc2021(path: Path, max_events: int | None = None, allow_nonfinite: bool = False) -> np.ndarray:
