@@ -60,3 +60,38 @@ def test_float_scaler_paper_recipe():
     again = scaler_from_dict(sc.to_dict())
     assert np.array_equal(again.transform(x), z)
     assert sc.transform(np.array([[-5.0, -5.0]]))[0, 0] == sc.transform(np.array([[0.0, 0.0]]))[0, 0]
+
+
+def test_one_extreme_value_does_not_flatten_a_feature():
+    rng = np.random.default_rng(0)
+    x = rng.normal(5.0, 2.0, (3000, 3))
+    x[:, 2] = 1.0
+    clean = FloatScaler.fit(x.copy())
+    x[7, 0] = 1e30
+    notes = []
+    sc = FloatScaler.fit(x, notes, ["a", "b", "c"])
+    assert sc.mean[0] == pytest.approx(clean.mean[0], abs=0.01) and sc.std[0] == pytest.approx(clean.std[0], rel=0.01)
+    assert any("left out of the scaling statistics" in n and "a (1)" in n for n in notes)
+    assert any("constant on training background" in n and "c" in n for n in notes)
+    ints = sc.transform_int(x)
+    assert len(np.unique(ints[:, 0])) > 100  # the other events still differ
+    from aa_trigger.data.preprocess import saturation_counts
+
+    assert saturation_counts(sc.unsaturated(x), sc.width).tolist() == [1, 0, 0]  # the extreme value, counted
+    assert ints[7, 0] == (1 << (sc.width - 1)) - 1
+
+
+def test_saturation_is_reported_by_the_data_set(tmp_path):
+    import pandas as pd
+
+    from aa_trigger.config import TrainConfig
+    from aa_trigger.data.dataset import load_dataset
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(rng.normal(size=(400, 3)), columns=list("abc"))
+    df["label"] = ["bg"] * 300 + ["sig"] * 100
+    df.loc[350, "a"] = 1e6  # a signal row far outside the input range
+    df.to_csv(tmp_path / "t.csv", index=False)
+    data = load_dataset(TrainConfig(data=[str(tmp_path / "t.csv")], background=["bg"], finetune=["sig"]))
+    assert sum(data.saturated["sig"].values()) + sum(data.saturated["finetune"].values()) >= 1
+    assert any("input type saturates" in line for line in data.report)

@@ -14,7 +14,7 @@ from aa_trigger.data import generator
 from aa_trigger.data.adc2021 import read_adc2021
 from aa_trigger.config import TrainConfig, default_cache_dir
 from aa_trigger.errors import AATriggerError
-from aa_trigger.data.preprocess import FloatScaler, HardwareScaler, to_hardware
+from aa_trigger.data.preprocess import FloatScaler, HardwareScaler, saturation_counts, to_hardware
 
 Progress = Callable[[str], None]
 BUILTIN_VERSION = 1  # bump when the generator's output changes
@@ -35,6 +35,8 @@ class Dataset:
     int_signals_test: dict[str, np.ndarray]
     fingerprint: dict[str, str] = field(default_factory=dict)
     report: list[str] = field(default_factory=list)
+    #: per split ("train", "test", "finetune", each signal): input values saturated, per feature name
+    saturated: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 IMAGE_SCALER = dict(offset_shift=8, width=9, int_bits=1)  # pixel / 256 in ap_fixed<9,1>, exact
@@ -187,7 +189,8 @@ def _raw_user(cfg: TrainConfig, progress: Progress | None):
     signals = {ft_name: ft[fte], **{t: feats[m] for t, m in signal_masks.items()}}
     report.append(f"background {len(tr)} train / {len(te)} test; fine-tuning {ft_name} {len(ftr)} train / "
                   f"{len(fte)} test; unseen " + ", ".join(f"{t} {int(m.sum())}" for t, m in signal_masks.items()))
-    raw = {"train": bg[tr], "test": bg[te], "finetune": ft[ftr], "signals": signals}
+    raw = {"train": bg[tr], "test": bg[te], "finetune": ft[ftr], "signals": signals,
+           "names": next(iter(tables.values())).names}
     return kind, raw, ft_name, fingerprint, report
 
 
@@ -204,9 +207,11 @@ def load_dataset(cfg: TrainConfig, progress: Progress | None = None) -> Dataset:
     else:
         kind, raw, ft_name, fingerprint, report = _raw_builtin_or_adc(cfg, progress)
     scaler: HardwareScaler | FloatScaler
+    names = raw.get("names") or []
     if kind == "trigger" and cfg.preprocessing == "hardware":
         to_in = to_hardware
         scaler = HardwareScaler.fit(to_in(raw["train"]))
+        names = TRIGGER_FEATURES
     elif kind == "image":
         to_in = _pixels
         d = raw["train"].shape[1]
@@ -215,13 +220,38 @@ def load_dataset(cfg: TrainConfig, progress: Progress | None = None) -> Dataset:
     else:
         def to_in(a: np.ndarray) -> np.ndarray:
             return a[..., :3].reshape(len(a), -1) if a.ndim == 3 else a
-        scaler = FloatScaler.fit(to_in(raw["train"]))
-    ints = {k: scaler.transform_int(to_in(raw[k])) for k in ("train", "test", "finetune")}
-    sig_ints = {k: scaler.transform_int(to_in(v)) for k, v in raw["signals"].items()}
+        names = names if kind != "trigger" else TRIGGER_FEATURES
+        scaler = FloatScaler.fit(to_in(raw["train"]), report, names)
+    inputs = {**{k: to_in(raw[k]) for k in ("train", "test", "finetune")},
+              **{k: to_in(v) for k, v in raw["signals"].items()}}
+    saturated = _saturation({k: scaler.unsaturated(v) for k, v in inputs.items()}, scaler.width, names, report)
+    ints = {k: scaler.transform_int(inputs[k]) for k in ("train", "test", "finetune")}
+    sig_ints = {k: scaler.transform_int(inputs[k]) for k in raw["signals"]}
     f = 2.0 ** -scaler.frac_bits
 
     def flt(a: np.ndarray) -> np.ndarray:
         return (a * f).astype(np.float32)
 
     return Dataset(kind, scaler, flt(ints["train"]), flt(ints["test"]), flt(ints["finetune"]),
-                   {k: flt(v) for k, v in sig_ints.items()}, ft_name, ints["test"], sig_ints, fingerprint, report)
+                   {k: flt(v) for k, v in sig_ints.items()}, ft_name, ints["test"], sig_ints, fingerprint, report,
+                   saturated)
+
+
+#: the 57 trigger inputs in network order: (pT, eta, phi) of MET, 4 e/gamma, 4 muons, 10 jets
+TRIGGER_FEATURES = [f"{o}_{q}" for o in ["MET"] + [f"egamma{i}" for i in range(4)] + [f"muon{i}" for i in range(4)]
+                    + [f"jet{i}" for i in range(10)] for q in ("pt", "eta", "phi")]
+
+
+def _saturation(splits: dict[str, np.ndarray], width: int, names: list[str], report: list[str]
+                ) -> dict[str, dict[str, int]]:
+    """Values at the limits of the input type, per split and feature, reported when there are any."""
+    out = {}
+    for split, x in splits.items():
+        counts = saturation_counts(x, width)
+        cols = names if len(names) == len(counts) else [str(j) for j in range(len(counts))]
+        out[split] = {cols[j]: int(counts[j]) for j in np.flatnonzero(counts)}
+    total = {k: sum(v.values()) for k, v in out.items() if v}
+    if total:
+        report.append("input type saturates (values clipped at its limits): " + ", ".join(
+            f"{k} {n} of {splits[k].size}" for k, n in total.items()))
+    return out

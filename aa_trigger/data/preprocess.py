@@ -85,14 +85,17 @@ class HardwareScaler(_NetworkInput):
         shift = np.where(std >= 1.0, np.floor(np.log2(np.maximum(std, 1.0))), 0).astype(int)
         return cls([int(v) for v in offset], [int(v) for v in shift], width, int_bits)
 
-    def transform_int(self, hw: np.ndarray) -> np.ndarray:
-        """Integer representation (units of 2**-frac_bits) of the scaled inputs, int64."""
+    def unsaturated(self, hw: np.ndarray) -> np.ndarray:
+        """The scaled inputs in units of 2**-frac_bits before saturation (int64)."""
         if hw.shape[1] != len(self.offset):
             raise AATriggerError(f"got {hw.shape[1]} features, the scaler expects {len(self.offset)}")
         x = (hw.astype(np.int64) - np.asarray(self.offset, np.int64)) << self.frac_bits
-        x = x >> np.asarray(self.shift, np.int64)  # arithmetic shift: floor, i.e. AP_TRN
+        return x >> np.asarray(self.shift, np.int64)  # arithmetic shift: floor, i.e. AP_TRN
+
+    def transform_int(self, hw: np.ndarray) -> np.ndarray:
+        """Integer representation (units of 2**-frac_bits) of the scaled inputs, int64."""
         lo, hi = self.int_range
-        return np.clip(x, lo, hi)
+        return np.clip(self.unsaturated(hw), lo, hi)
 
     def transform(self, hw: np.ndarray) -> np.ndarray:
         """Scaled inputs as float32 values (exactly representable)."""
@@ -116,18 +119,27 @@ class FloatScaler(_NetworkInput):
     kind = "float"
 
     @classmethod
-    def fit(cls, background: np.ndarray) -> "FloatScaler":
+    def fit(cls, background: np.ndarray, notes: list[str] | None = None, names: list[str] | None = None,
+            width: int = 14, int_bits: int = 6) -> "FloatScaler":
+        """Fit on training background. Values further than the input type's range (2^(int_bits-1)
+        standard deviations) from the mean are left out of the statistics, so that one extreme value
+        cannot flatten a feature for every other event; such values and constant features are
+        reported in ``notes``."""
         x = background.astype(np.float64)
+        limit = float(2 ** (int_bits - 1))
         clip = x.min(axis=0) >= 0  # features that are non-negative on background
         x = np.where(clip, np.maximum(x, 0.0), x)
-        centred = x - x.mean(axis=0)
-        var = (centred**2).mean(axis=0)
-        skew = np.where(var > 0, (centred**3).mean(axis=0) / np.maximum(var, 1e-300) ** 1.5, 0.0)
+        mean, var, keep = _moments(x, limit)
+        centred = np.where(keep, x - mean, 0.0)
+        skew = np.where(var > 0, (centred**3).sum(axis=0) / keep.sum(axis=0) / np.where(var > 0, var, 1.0) ** 1.5, 0.0)
         log = clip & (skew > 1.0)
         x = np.where(log, np.log1p(np.maximum(x, 0.0)), x)
-        std = x.std(axis=0)
-        return cls([bool(v) for v in clip], [bool(v) for v in log], [float(v) for v in x.mean(axis=0)],
-                    [float(v) if v > 0 else 1.0 for v in std])
+        mean, var, keep = _moments(x, limit)
+        std = np.sqrt(var)
+        if notes is not None:
+            _fit_notes(notes, names or [str(i) for i in range(x.shape[1])], keep, std)
+        return cls([bool(v) for v in clip], [bool(v) for v in log], [float(v) for v in mean],
+                   [float(v) if v > 0 else 1.0 for v in std], width, int_bits)
 
     def standardise(self, data: np.ndarray) -> np.ndarray:
         """The paper's float preprocessing (before input quantisation)."""
@@ -138,18 +150,55 @@ class FloatScaler(_NetworkInput):
         x = np.where(np.asarray(self.log_features), np.log1p(np.maximum(x, 0.0)), x)
         return (x - np.asarray(self.mean)) / np.asarray(self.std)
 
+    def unsaturated(self, data: np.ndarray) -> np.ndarray:
+        """Standardised features rounded to the input type's grid, before saturation (float64)."""
+        return np.rint(self.standardise(data) * 2.0**self.frac_bits)
+
     def transform_int(self, data: np.ndarray) -> np.ndarray:
         """Standardised features quantised to the network input type ap_fixed<width, int_bits,
         AP_RND_CONV, AP_SAT> (units of 2**-frac_bits): what the firmware receives."""
-        v = np.rint(self.standardise(data) * 2.0**self.frac_bits)
         lim = 1 << (self.width - 1)
-        return np.clip(v, -lim, lim - 1).astype(np.int64)
+        return np.clip(self.unsaturated(data), -lim, lim - 1).astype(np.int64)
 
     def transform(self, data: np.ndarray) -> np.ndarray:
         return (self.transform_int(data) * 2.0**-self.frac_bits).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
+
+
+def _moments(x: np.ndarray, limit: float, rounds: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-feature mean and variance, leaving out values further than ``limit`` standard deviations from
+    the mean of all values (one exclusion round: a lone extreme value is removed, a heavy tail is not
+    peeled away); returns (mean, variance, mask of the values used)."""
+    keep = np.isfinite(x)
+    for _ in range(rounds):
+        n = np.maximum(keep.sum(axis=0), 1)
+        mean = np.where(keep, x, 0.0).sum(axis=0) / n
+        var = (np.where(keep, x - mean, 0.0) ** 2).sum(axis=0) / n
+        new = keep & (np.abs(x - mean) <= np.where(var > 0, limit * np.sqrt(var), np.inf))
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    return mean, var, keep
+
+
+def _fit_notes(notes: list[str], names: list[str], keep: np.ndarray, std: np.ndarray) -> None:
+    left_out = (~keep).sum(axis=0)
+    if left_out.any():
+        cols = [f"{names[j]} ({int(left_out[j])})" for j in np.flatnonzero(left_out)]
+        notes.append("extreme training-background values left out of the scaling statistics (they saturate the "
+                     f"input type): {', '.join(cols[:10])}{', ...' if len(cols) > 10 else ''}")
+    const = [names[j] for j in np.flatnonzero(std == 0)]
+    if const:
+        notes.append(f"{len(const)} feature(s) constant on training background (carry no information): "
+                     f"{', '.join(const[:10])}{', ...' if len(const) > 10 else ''}")
+
+
+def saturation_counts(unsaturated: np.ndarray, width: int) -> np.ndarray:
+    """Per feature: how many values lie beyond the ``width``-bit input type (and are saturated)."""
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    return ((unsaturated < lo) | (unsaturated > hi)).sum(axis=0)
 
 
 def scaler_from_dict(d: Any, where: Path | str = "preprocessing") -> HardwareScaler | FloatScaler:

@@ -66,6 +66,8 @@ class ConvertReport:
     aa_trigger_version: str
     timings_s: dict[str, float] = field(default_factory=dict)
     divergence: dict[str, Any] | None = None
+    #: per test split: input values at the limits of the input type, per feature (saturated)
+    input_saturation: dict[str, dict[str, int]] = field(default_factory=dict)
     all_bit_exact: bool = False
     format: int = REPORT_FORMAT
 
@@ -127,6 +129,14 @@ def _design_section(d: Description, budget_list: list[Budget]) -> list[str]:
     return lines + [""]
 
 
+def _saturation_line(r: ConvertReport) -> str:
+    total = {k: sum(v.values()) for k, v in r.input_saturation.items()}
+    if not any(total.values()):
+        return "No input value saturates the input type."
+    return "Input values saturated at the limits of the input type: " + ", ".join(
+        f"{k} {n}" for k, n in total.items() if n) + " (per feature in report.json)."
+
+
 def render_markdown(r: ConvertReport) -> str:
     """``report.md``: what the report holds, for a reader."""
     backends = ", ".join(d.backend for d in r.designs)
@@ -135,7 +145,7 @@ def render_markdown(r: ConvertReport) -> str:
              f"Input type `{r.input_type}`, score type `{r.score_type}` (exact: every value the inputs can produce "
              f"fits; largest intermediate {r.largest_intermediate_bits} bits; scores seen: "
              f"{r.score_range_seen[0]:.6g} to {r.score_range_seen[1]:.6g}).",
-             f"{r.n_background_test} background test events.", ""]
+             f"{r.n_background_test} background test events.", _saturation_line(r), ""]
     lines += _auc_table(r)
     lines += ["", "## Bit-exactness", "", "| compared | events | equal | bit-exact |", "|---|---|---|---|"]
     lines += [f"| {c.a} vs {c.b} | {c.events} | {c.equal} | {'yes' if c.bit_exact else 'NO'} |" for c in r.bit_exact]

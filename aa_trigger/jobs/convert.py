@@ -78,15 +78,18 @@ def make_backends(cfg: ConvertConfig, part: Part) -> list[Backend]:
     return out
 
 
-def run_test_events(run: runfolder.Run, progress: Progress) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The run's test events as firmware input integers, rebuilt from its data and checked against it."""
+def run_test_events(run: runfolder.Run, progress: Progress
+                    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, dict[str, int]]]:
+    """The run's test events as firmware input integers, rebuilt from its data and checked against it,
+    and the input values saturated per test split and feature."""
     from aa_trigger.data.dataset import load_dataset
 
     data = load_dataset(runfolder.train_config(run.config, run.path / "config.json"), progress)
     if data.scaler.to_dict() != run.scaler.to_dict():
         raise AATriggerError(f"the data found for run {run.path} no longer match its preprocessing "
                              "(preprocessing.json); was the data set changed?")
-    return data.int_test, data.int_signals_test
+    saturated = {k: v for k, v in data.saturated.items() if k == "test" or k in data.int_signals_test}
+    return data.int_test, data.int_signals_test, saturated
 
 
 def events_for(graph: fgraph.FixedGraph, bg: np.ndarray, sig: dict[str, np.ndarray], n_hls: int,
@@ -164,7 +167,7 @@ def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> Conv
     score, why = choose_score(run, cfg.score)
     graph = fgraph.build_graph(run.aa, run.scaler.input_type, score)
     progress(f"run {run_path}: deploying encoder + {score} ({why}) to {part.full} with {', '.join(cfg.backend)}")
-    bg, sig = run_test_events(run, progress)
+    bg, sig, saturated = run_test_events(run, progress)
     events = events_for(graph, bg, sig, cfg.n_hls, cfg.n_tb)
     refs = reference_scores(graph, events, progress)
     with atomic_folder(out, cfg.force, PROJECT_MARKER) as tmp:
@@ -178,6 +181,7 @@ def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> Conv
             b.cleanup(tmp, out)
         report = _report(cfg, run, graph, why, part, events, refs, bg, sig, checks, designs, out)
         report.divergence = _diagnose(graph, events, emulations)
+        report.input_saturation = saturated
         report.timings_s["total"] = time.time() - t0
         _write_project_files(tmp, run, graph, part, backends, report, cfg)
         if not report.all_bit_exact:
