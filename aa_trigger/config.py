@@ -10,6 +10,7 @@ from typing import Any
 
 from aa_trigger.data.generator import SIGNALS
 from aa_trigger.errors import AATriggerError
+from aa_trigger.evaluation.metrics import WorkingPoint, working_points
 from aa_trigger.firmware.parts import PARTS
 from aa_trigger.model.quant import Quantisation
 from aa_trigger.model.vae import KIND_DEFAULTS
@@ -29,8 +30,12 @@ def _kind_defaults(what: str) -> str:
                      for kind, d in KIND_DEFAULTS.items())
 
 
-def rate_khz_option(help: str) -> Any:
-    return opt([1.0, 5.0, 10.0], help, nargs="+", low=0.0, low_open=True)
+def rate_khz_option(default: list[float], help: str) -> Any:
+    return opt(default, help, nargs="+", low=0.0, low_open=True)
+
+
+def fpr_option(default: list[float], help: str) -> Any:
+    return opt(default, help, nargs="+", low=0.0, low_open=True, high=1.0)
 
 
 def bx_mhz_option() -> Any:
@@ -64,6 +69,10 @@ class TrainConfig:
                                "(default: every other label)", nargs="+")
     label_column: str = opt("", "with --data: label column name or index (default: label, Label, Attack Type, ...)")
     features: list[str] = opt([], "with --data: feature columns to use (default: every numeric column)", nargs="+")
+    exclude_features: list[str] = opt([], "with --data: columns to leave out, names or glob patterns (e.g. 'id' "
+                                          "'*Port' 'Timestamp')", nargs="+", action="extend")
+    features_file: str = opt("", "with --data: a text file naming the feature columns to use, one per line "
+                                 "(# comments)")
     column_map: list[str] = opt([], "with --data: rename columns, OLD=NEW (for re-released CSVs)", nargs="+")
     label_map: list[str] = opt([], "with --data: rename or group labels, OLD=NEW", nargs="+")
     nonfinite: str = opt("drop", "rows with NaN/Inf: drop them, set them to zero, or error (always reported)",
@@ -71,10 +80,12 @@ class TrainConfig:
     hdf_key: str = opt("", "with --data: pandas key or dataset name in an HDF5 table")
     tiles_per_label: int = opt(90, "sprite PNG: consecutive 28x28 tiles per label (Fashion-MNIST sprite: 90)", low=1)
     test_fraction: float = opt(0.3, "with --data: fraction of background and fine-tuning events kept for testing")
-    n_background_train: int = opt(400_000, "background events for training", low=1)
-    n_background_test: int = opt(2_000_000, "background events for evaluation (TPR at FPR 1e-5 needs >= 1e6)", low=1)
-    n_signal: int = opt(100_000, "events per signal sample", low=1)
-    n_finetune: int = opt(20_000, "events of the fine-tuning signal used in training (the rest are test events)", low=1)
+    n_background_train: int = opt(400_000, "built-in/ADC2021 data: background events for training", low=1)
+    n_background_test: int = opt(2_000_000, "built-in/ADC2021 data: background events for evaluation (TPR at "
+                                            "FPR 1e-5 needs >= 1e5, better 1e6)", low=1)
+    n_signal: int = opt(100_000, "built-in/ADC2021 data: events per signal sample", low=1)
+    n_finetune: int = opt(20_000, "built-in/ADC2021 data: events of the fine-tuning signal used in training (the "
+                                  "rest are test events)", low=1)
     preprocessing: str = opt("hardware", "input scaling: 'hardware' ((x - offset) >> shift on L1 integers, "
                                           "bit-exact in firmware) or 'float' (the paper's log1p + standardisation)",
                               choices=["hardware", "float"])
@@ -94,7 +105,9 @@ class TrainConfig:
     clip: float = opt(200.0, "per-event clip of the anomaly error in the AA term")
     aa_target: str = opt("recon", "what the AA term pushes up on anomalies: 'recon' (reconstruction error, "
                                     "the paper) or 'latent' (the deployable sum mu^2)", choices=["recon", "latent"])
-    rate_khz: list[float] = rate_khz_option("trigger rates (kHz) at which to report the signal efficiency")
+    rate_khz: list[float] = rate_khz_option([1.0, 5.0, 10.0], "trigger rates (kHz) at which to report the signal "
+                                                               "efficiency")
+    fpr: list[float] = fpr_option([1e-5], "background false-positive rates at which to report the signal efficiency")
     bx_mhz: str = bx_mhz_option()
     seed: int = opt(0, "random seed (data splits, initialisation, batches, sampling noise)", low=0, high=2**32 - 1)
     output: str = opt("models", "folder that receives the run folder")
@@ -138,6 +151,9 @@ class TrainConfig:
     def bx_rate_khz(self) -> float:
         return BX_RATES_MHZ[self.bx_mhz] * 1000.0
 
+    def working_points(self) -> list[WorkingPoint]:
+        return working_points(self.fpr, self.rate_khz, self.bx_rate_khz)
+
     def default_run_name(self) -> str:
         q = f"q{self.quantize}" if self.quantize else "float"
         ft = "+".join(self.finetune) if self.data else self.finetune_signal
@@ -174,15 +190,17 @@ class ConvertConfig:
                      choices=list(SCORE_CHOICES))
     output: str = opt("", "project folder (default: firmware/<run-name>/)")
     force: bool = opt(False, "replace an existing project folder")
-    rate_khz: list[float] = rate_khz_option("rates (kHz) for the score thresholds")
-    bx_mhz: str = bx_mhz_option()
+    rate_khz: list[float] = rate_khz_option([], "rates (kHz) for the score thresholds (default: the run's)")
+    fpr: list[float] = fpr_option([], "false-positive rates for the score thresholds (default: the run's)")
+    bx_mhz: str = opt("", "bunch-crossing rate (MHz) for rate -> FPR conversion (default: the run's)",
+                      choices=["", *BX_RATES_MHZ])
     n_tb: int = opt(2000, "test-bench events written into the projects and C-simulated", low=1)
     n_hls: int = opt(20000, "events run through hls4ml predict()", low=1)
     no_csim: bool = opt(False, "skip the g++ C simulation of the hls4ml project")
 
     def validate(self) -> None:
         check_fields(self)
-        check_rates(self.rate_khz, self.bx_mhz)
+        check_rates(self.rate_khz, self.bx_mhz or "40")
         chosen = set(self.backend)
         if {"vitis", "vivado"} <= chosen:
             raise AATriggerError("--backend takes one HLS back end (vitis or vivado), not both")

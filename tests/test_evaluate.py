@@ -16,7 +16,10 @@ def test_evaluate_table_and_mean_unseen_auc(tmp_path):
     rng = np.random.default_rng(0)
     bg = _scores(rng, 0.0, 50_000)
     sig = {"seen": _scores(rng, 2.0, 5000), "far": _scores(rng, 3.0, 5000), "near": _scores(rng, 0.0, 5000)}
-    res = evaluate.evaluate(bg, sig, "seen", [1.0], 40_000.0)
+    from aa_trigger.evaluation.metrics import working_points
+
+    points = working_points([1e-5], [1.0], 40_000.0)
+    res = evaluate.evaluate(bg, sig, {"seen"}, points)
     assert res["seen"]["used_in_finetuning"] and not res["far"]["used_in_finetuning"]
     far = res["far"]["scores"]["mu2"]
     assert far["auc"] > 0.97 and res["near"]["scores"]["mu2"]["auc"] == pytest.approx(0.5, abs=0.02)
@@ -29,8 +32,10 @@ def test_evaluate_table_and_mean_unseen_auc(tmp_path):
     back = evaluate.nan_for_null(read_json(tmp_path / "metrics.json"))
     assert back["format"] == evaluate.METRICS_FORMAT and np.isnan(back["aa"]["far"]["scores"]["mu2"]["tpr_fpr_1e-05"])
     assert back["aa"]["far"]["scores"]["mu2"]["auc"] == far["auc"]
-    md = evaluate.summary_markdown(res, res, 50_000, 1.0, "40")
-    assert "| seen (fine-tune) | mu2 |" in md and "n/a" in md
+    md = evaluate.summary_markdown(res, res, 50_000, points, "40")
+    assert "| seen (fine-tune) | mu2 |" in md and "| TPR@FPR 1e-05 | TPR@1 kHz |" in md
+    assert "n/a: FPR 1e-05 needs at least 100000 background events." in md  # said once, per column
+    assert "n/a -> n/a" in md and md.count("needs at least") == 1
 
 
 def test_paper_table_lists_every_experiment():

@@ -196,20 +196,28 @@ def test_reproduce_quick_on_real_samples(shared_data, tmp_path):
 
 @pytest.mark.slow
 def test_convert_a_tabular_run(shared_data, tmp_path):
+    """A table run records its resolved columns and working points; convert reuses both."""
     import json
 
     csv = shared_data / "cicids2017" / "cicids2017_cleaned_grouped_sample_12k.csv"
     res = subprocess.run([sys.executable, "-m", "aa_trigger.train", "--data", str(csv), "--background",
                           "Normal Traffic", "--finetune", "Brute Force", "--epochs-pretrain", "3", "--epochs-finetune",
-                          "2", "--epochs-surrogate", "2", "--output", str(tmp_path), "--run-name", "tab"],
+                          "2", "--epochs-surrogate", "2", "--output", str(tmp_path), "--run-name", "tab",
+                          "--exclude-features", "Destination Port", "--fpr", "1e-3", "--rate-khz", "100", "400"],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
+    cfg = json.loads((tmp_path / "tab" / "config.json").read_text())
+    assert cfg["preprocessing"] == "float" and len(cfg["features"]) == 51 and "Destination Port" not in cfg["features"]
+    summary = (tmp_path / "tab" / "summary.md").read_text()
+    assert "| TPR@FPR 0.001 | TPR@100 kHz | TPR@400 kHz |" in summary
     res = subprocess.run([sys.executable, "-m", "aa_trigger.convert", "--run", str(tmp_path / "tab"), "--output",
                           str(tmp_path / "fw"), "--n-tb", "300", "--n-hls", "2000"],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     report = json.loads((tmp_path / "fw" / "report.json").read_text())
-    assert report["all_bit_exact"] and report["input_type"] == "fixed<14,6>"
+    assert report["all_bit_exact"] and report["input_type"] == "fixed<14,6>" and report["n_features"] == 51
+    assert [t["working_point"] for t in report["thresholds"]] == ["FPR 0.001", "100 kHz", "400 kHz"]
+    assert all(t["threshold_int"] is not None for t in report["thresholds"])
 
 
 def test_plain_label_matches_across_sources(tmp_path):
@@ -222,4 +230,5 @@ def test_plain_label_matches_across_sources(tmp_path):
                       background=["BENIGN"], finetune=["attack_tue"])
     data = load_dataset(cfg)
     assert len(data.x_train) + len(data.x_test) == 160
-    assert set(data.signals_test) == {"attack_tue", "wed:attack_wed"}
+    # one test signal per fine-tuning label, unseen labels by their short name (unique to one source)
+    assert set(data.signals_test) == {"attack_tue", "attack_wed"} and data.finetune_signals == ["attack_tue"]

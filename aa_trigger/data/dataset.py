@@ -30,15 +30,17 @@ class Dataset:
     x_test: np.ndarray  # background for evaluation
     x_finetune: np.ndarray  # labelled anomalies used in AA fine-tuning
     signals_test: dict[str, np.ndarray]  # per signal, events never used in training
-    finetune_name: str
+    finetune_signals: list[str]  # test signals that are fine-tuning labels
     int_test: np.ndarray  # x_test as the firmware input integers (units of 2**-frac_bits)
     int_signals_test: dict[str, np.ndarray]
     fingerprint: dict[str, str] = field(default_factory=dict)
     report: list[str] = field(default_factory=list)
     #: per split ("train", "test", "finetune", each signal): input values saturated, per feature name
     saturated: dict[str, dict[str, int]] = field(default_factory=dict)
+    features: list[str] = field(default_factory=list)  # the resolved columns of a table (empty otherwise)
 
 
+MIN_SIGNAL_ROWS = 10  # fewer test rows than this: the report says the signal's metrics rest on a handful
 IMAGE_SCALER = dict(offset_shift=8, width=9, int_bits=1)  # pixel / 256 in ap_fixed<9,1>, exact
 
 
@@ -109,17 +111,52 @@ def _raw_builtin_or_adc(cfg: TrainConfig, progress: Progress | None):
     raw = {"train": bg[: cfg.n_background_train], "test": bg[cfg.n_background_train:],
            "finetune": signals[ft][: cfg.n_finetune],
            "signals": {k: (v[cfg.n_finetune:] if k == ft else v) for k, v in signals.items()}}
-    return "trigger", raw, ft, {k: sha256_file(p) for k, p in paths.items()}, []
+    return "trigger", raw, [ft], {k: sha256_file(p) for k, p in paths.items()}, []
 
 
 def _parse_map(items: list[str]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in items)
 
 
-def _roles(tables: dict, cfg: TrainConfig) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """The rows of every source with their roles: background, fine-tuning, and one mask per test signal.
+@dataclass
+class _Rows:
+    """Every row of the user's sources: its source, its label, and the label qualified by source."""
 
-    A token is NAME:LABEL (a label of one source), NAME (a whole source) or LABEL (in every source)."""
+    src: np.ndarray
+    lab: np.ndarray
+    qual: np.ndarray
+    dropped: dict[str, int]  # labels whose every row was dropped for NaN/Inf
+
+    def select(self, token: str) -> np.ndarray:
+        """Rows of a token: SOURCE:LABEL, LABEL (in every source), SOURCE or SOURCE:* (a whole source)."""
+        if token.endswith(":*") and (self.src == token[:-2]).any():
+            return self.src == token[:-2]
+        as_label, as_source = (self.qual == token) | (self.lab == token), self.src == token
+        if as_label.any() and as_source.any() and not np.array_equal(as_label, as_source):
+            raise AATriggerError(f"{token!r} names both a --data source and a label; write '{token}:*' for the "
+                                 f"whole source or 'SOURCE:{token}' for the label")
+        m = as_label | as_source
+        if not m.any():
+            if token in self.dropped:
+                raise AATriggerError(f"label {token!r}: all {self.dropped[token]} rows were dropped for NaN/Inf "
+                                     "(--nonfinite drop); use --nonfinite zero to keep them")
+            raise AATriggerError(f"unknown label {token!r}; labels: {', '.join(sorted(set(self.qual))[:30])}")
+        return m
+
+    def union(self, tokens: list[str]) -> np.ndarray:
+        m = np.zeros(len(self.qual), bool)
+        for t in tokens:
+            m |= self.select(t)
+        return m
+
+    def short(self, qual: str) -> str:
+        """A label alone when no other source has it, else SOURCE:LABEL."""
+        label = qual.split(":", 1)[-1]
+        return label if len(set(self.src[self.lab == label])) == 1 else qual
+
+
+def _rows(tables: dict) -> tuple[str, np.ndarray, _Rows]:
+    """Data kind, features and row labels of all sources (which must agree in kind and shape)."""
     kinds = {t.kind for t in tables.values()}
     if len(kinds) > 1:
         raise AATriggerError(f"--data sources mix data kinds ({', '.join(sorted(kinds))})")
@@ -127,44 +164,62 @@ def _roles(tables: dict, cfg: TrainConfig) -> tuple[str, np.ndarray, np.ndarray,
     if len(shapes) > 1:
         raise AATriggerError(f"--data sources have different feature counts: {sorted(shapes)}")
     kind = kinds.pop()
-    single = len(tables) == 1
-    rows_src = np.concatenate([np.full(len(t.labels), n) for n, t in tables.items()])
-    rows_lab = np.concatenate([t.labels if t.kind != "trigger" else np.full(len(t.labels), n)
-                               for n, t in tables.items()])
-    feats = np.concatenate([t.features for t in tables.values()])
-    qual = np.array([lab if (single or k == "trigger") else f"{src}:{lab}"
-                     for src, lab, k in zip(rows_src, rows_lab, [kind] * len(rows_src))])
-    available = sorted(set(qual))
+    src = np.concatenate([np.full(len(t.labels), n) for n, t in tables.items()])
+    lab = np.concatenate([t.labels if t.kind != "trigger" else np.full(len(t.labels), n) for n, t in tables.items()])
+    qual = lab if len(tables) == 1 or kind == "trigger" else np.char.add(np.char.add(src.astype(str), ":"), lab)
+    dropped = {k: v for t in tables.values() for k, v in t.dropped.items()}
+    return kind, np.concatenate([t.features for t in tables.values()]), _Rows(src, lab, np.asarray(qual), dropped)
 
-    def select(token: str) -> np.ndarray:
-        m = (qual == token) | (rows_src == token) | (rows_lab == token)  # NAME:LABEL, NAME or LABEL
-        if not m.any():
-            raise AATriggerError(f"unknown label {token!r}; labels: {', '.join(available[:30])}")
-        return m
 
-    def union(tokens: list[str]) -> np.ndarray:
-        m = np.zeros(len(qual), bool)
-        for t in tokens:
-            m |= select(t)
-        return m
-
-    bg_mask, ft_mask = union(cfg.background), union(cfg.finetune)
+def _roles(rows: _Rows, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Background and fine-tuning masks, and one mask per unseen test signal (short names)."""
+    bg_mask, ft_mask = rows.union(cfg.background), rows.union(cfg.finetune)
     if (bg_mask & ft_mask).any():
         raise AATriggerError("a label is both --background and --finetune")
-    test_tokens = list(cfg.test) or [lab for lab in available if not (bg_mask | ft_mask)[qual == lab].any()]
-    signal_masks = {t: select(t) for t in test_tokens}
+    if cfg.test:
+        signal_masks = {t: rows.select(t) for t in cfg.test}
+    else:
+        rest = sorted(set(rows.qual[~(bg_mask | ft_mask)]))
+        signal_masks = {rows.short(q): rows.qual == q for q in rest}
     for t, m in signal_masks.items():
         if (m & (bg_mask | ft_mask)).any():
             raise AATriggerError(f"--test label {t!r} is also background or fine-tuning data")
-    return kind, feats, bg_mask, ft_mask, signal_masks
+    return bg_mask, ft_mask, signal_masks
 
 
 def _raw_user(cfg: TrainConfig, progress: Progress | None):
-    """Raw rows of the user's sources, assigned to roles by label and split by fraction."""
+    """Raw rows of the user's sources, assigned to roles by label and split by fraction; one test signal
+    per fine-tuning label and per unseen label."""
+    tables, report, fingerprint = _read_sources(cfg)
+    kind, feats, rows = _rows(tables)
+    bg_mask, ft_mask, signal_masks = _roles(rows, cfg)
+    rng = np.random.default_rng([cfg.seed, 13])
+    bg, ft = feats[bg_mask], feats[ft_mask]
+    for what, arr in (("background", bg), ("fine-tuning", ft)):
+        if len(arr) < 2:
+            raise AATriggerError(f"the {what} class has {len(arr)} rows; it needs at least 2")
+    tr, te = _split(rng, len(bg), max(1, int(round(cfg.test_fraction * len(bg)))))
+    ftr, fte = _split(rng, len(ft), max(1, int(round(cfg.test_fraction * len(ft)))))
+    ft_rows = {t: rows.select(t)[ft_mask] for t in cfg.finetune}
+    signals = {t: ft[fte][m[fte]] for t, m in ft_rows.items()}
+    signals.update({t: feats[m] for t, m in signal_masks.items()})
+    report.append(f"background {len(tr)} train / {len(te)} test; fine-tuning {'+'.join(cfg.finetune)} {len(ftr)} "
+                  "train; test signals " + ", ".join(f"{t} {len(v)}" for t, v in signals.items()))
+    tiny = [f"{t} ({len(v)})" for t, v in signals.items() if len(v) < MIN_SIGNAL_ROWS]
+    if tiny:
+        report.append(f"test signals with fewer than {MIN_SIGNAL_ROWS} rows (their AUC and efficiency rest on a "
+                      f"handful of events): {', '.join(tiny)}")
+    raw = {"train": bg[tr], "test": bg[te], "finetune": ft[ftr], "signals": signals,
+           "names": next(iter(tables.values())).names}
+    return kind, raw, list(cfg.finetune), fingerprint, report
+
+
+def _read_sources(cfg: TrainConfig) -> tuple[dict, list[str], dict[str, str]]:
     from aa_trigger.data.loaders import ReadOptions, read_source
 
     opts = ReadOptions(cfg.label_column, list(cfg.features), _parse_map(cfg.column_map),
-                       _parse_map(cfg.label_map), cfg.nonfinite, cfg.hdf_key, cfg.tiles_per_label)
+                       _parse_map(cfg.label_map), cfg.nonfinite, cfg.hdf_key, cfg.tiles_per_label,
+                       exclude=list(cfg.exclude_features), features_file=cfg.features_file)
     tables, report, fingerprint = {}, [], {}
     for i, item in enumerate(cfg.data):
         name, path = item.split("=", 1) if "=" in item else (Path(item).stem.split(".")[0] or f"data{i}", item)
@@ -177,21 +232,7 @@ def _raw_user(cfg: TrainConfig, progress: Progress | None):
                       f"{'objects' if t.kind == 'trigger' else 'features'}; rows per label "
                       + ", ".join(f"{k} {v}" for k, v in t.counts().items())
                       + "".join(f"; {n}" for n in t.notes))
-    kind, feats, bg_mask, ft_mask, signal_masks = _roles(tables, cfg)
-    rng = np.random.default_rng([cfg.seed, 13])
-    bg, ft = feats[bg_mask], feats[ft_mask]
-    for what, arr in (("background", bg), ("fine-tuning", ft)):
-        if len(arr) < 2:
-            raise AATriggerError(f"the {what} class has {len(arr)} rows; it needs at least 2")
-    tr, te = _split(rng, len(bg), max(1, int(round(cfg.test_fraction * len(bg)))))
-    ftr, fte = _split(rng, len(ft), max(1, int(round(cfg.test_fraction * len(ft)))))
-    ft_name = "+".join(cfg.finetune)
-    signals = {ft_name: ft[fte], **{t: feats[m] for t, m in signal_masks.items()}}
-    report.append(f"background {len(tr)} train / {len(te)} test; fine-tuning {ft_name} {len(ftr)} train / "
-                  f"{len(fte)} test; unseen " + ", ".join(f"{t} {int(m.sum())}" for t, m in signal_masks.items()))
-    raw = {"train": bg[tr], "test": bg[te], "finetune": ft[ftr], "signals": signals,
-           "names": next(iter(tables.values())).names}
-    return kind, raw, ft_name, fingerprint, report
+    return tables, report, fingerprint
 
 
 def _pixels(x: np.ndarray) -> np.ndarray:
@@ -203,9 +244,9 @@ def _pixels(x: np.ndarray) -> np.ndarray:
 def load_dataset(cfg: TrainConfig, progress: Progress | None = None) -> Dataset:
     """Read the samples, split them, fit the scaler on training background only, scale."""
     if cfg.data:
-        kind, raw, ft_name, fingerprint, report = _raw_user(cfg, progress)
+        kind, raw, ft_names, fingerprint, report = _raw_user(cfg, progress)
     else:
-        kind, raw, ft_name, fingerprint, report = _raw_builtin_or_adc(cfg, progress)
+        kind, raw, ft_names, fingerprint, report = _raw_builtin_or_adc(cfg, progress)
     scaler: HardwareScaler | FloatScaler
     names = raw.get("names") or []
     if kind == "trigger" and cfg.preprocessing == "hardware":
@@ -233,8 +274,8 @@ def load_dataset(cfg: TrainConfig, progress: Progress | None = None) -> Dataset:
         return (a * f).astype(np.float32)
 
     return Dataset(kind, scaler, flt(ints["train"]), flt(ints["test"]), flt(ints["finetune"]),
-                   {k: flt(v) for k, v in sig_ints.items()}, ft_name, ints["test"], sig_ints, fingerprint, report,
-                   saturated)
+                   {k: flt(v) for k, v in sig_ints.items()}, ft_names, ints["test"], sig_ints, fingerprint, report,
+                   saturated, list(names) if kind == "tabular" else [])
 
 
 #: the 57 trigger inputs in network order: (pT, eta, phi) of MET, 4 e/gamma, 4 muons, 10 jets

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aa_trigger.data import columns
 from aa_trigger.errors import AATriggerError
 
 LABEL_COLUMNS = ("label", "Label", "Attack Type", "class", "Class", "y")
@@ -40,6 +41,7 @@ class Table:
     labels: np.ndarray
     names: list[str]
     notes: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)  # labels whose every row was dropped (NaN/Inf)
 
     def counts(self) -> dict[str, int]:
         values, n = np.unique(self.labels, return_counts=True)
@@ -55,6 +57,8 @@ class ReadOptions:
     nonfinite: str = "drop"
     hdf_key: str = ""
     tiles_per_label: int = 90
+    exclude: list[str] = field(default_factory=list)
+    features_file: str = ""
     tile: int = 28
 
 
@@ -186,23 +190,21 @@ def _frame_to_table(frame, path: Path, opts: ReadOptions, notes: list[str]) -> T
     labels = np.array([_normalise_label(v) for v in frame[label_col].to_numpy()])
     if opts.label_map:
         labels = np.array([opts.label_map.get(v, v) for v in labels])
-    rest = frame.drop(columns=[label_col])
-    if opts.features:
-        missing = [c for c in opts.features if c not in rest.columns]
-        if missing:
-            raise AATriggerError(f"{path}: no feature column {missing[0]!r}")
-        rest = rest[opts.features]
+    explicit = bool(opts.features or opts.features_file)
+    rest = columns.choose(frame.drop(columns=[label_col]), opts.features, opts.features_file, opts.exclude, path)
     numeric = rest.select_dtypes(include=[np.number, "bool"])
     dropped = [c for c in rest.columns if c not in numeric.columns]
     if dropped:
-        if opts.features:
+        if explicit:
             raise AATriggerError(f"{path}: feature column {dropped[0]!r} is not numeric")
         notes.append(f"dropped {len(dropped)} non-numeric column(s): {', '.join(dropped[:5])}")
     if numeric.shape[1] == 0:
         raise AATriggerError(f"{path}: no numeric feature columns")
     names = [str(c) for c in numeric.columns]
     kind = "image" if names[:2] == ["pixel1", "pixel2"] and len(names) in (784, 1024) else "tabular"
-    return Table(kind, numeric.to_numpy(dtype=np.float64), labels, names, notes)
+    x = numeric.to_numpy(dtype=np.float64)
+    note = columns.identifier_note(x, names) if kind == "tabular" and not explicit else None
+    return Table(kind, x, labels, names, notes + ([note] if note else []))
 
 
 def apply_nonfinite(table: Table, policy: str, source: str) -> Table:
@@ -218,8 +220,10 @@ def apply_nonfinite(table: Table, policy: str, source: str) -> Table:
     if policy == "error":
         raise AATriggerError(f"{source}: {what}; choose --nonfinite drop or zero to go on")
     if policy == "drop":
-        table = Table(table.kind, table.features[~rows], table.labels[~rows], table.names, table.notes)
-        table.notes.append(f"dropped {what}")
+        gone = {lab: int(n) for lab, n in zip(*np.unique(table.labels[rows], return_counts=True))
+                if not (table.labels[~rows] == lab).any()}
+        table = Table(table.kind, table.features[~rows], table.labels[~rows], table.names, table.notes, gone)
+        table.notes.append(f"dropped {what}" + (f"; no row left of label(s) {', '.join(gone)}" if gone else ""))
     else:
         feats = table.features.copy()
         feats[~np.isfinite(feats)] = 0.0

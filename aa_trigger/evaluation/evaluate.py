@@ -10,46 +10,42 @@ import numpy as np
 from aa_trigger.evaluation import metrics
 from aa_trigger.model.scores import SCORES
 
-FPR_REFERENCE = 1e-5
-
-
 def evaluate(scores_bg: dict[str, np.ndarray], scores_sig: dict[str, dict[str, np.ndarray]],
-             finetune_signal: str, rates_khz: list[float], bx_rate_khz: float) -> dict[str, Any]:
-    """Metrics of one model: ``{signal: {score: {auc, tpr_fpr_1e-05, tpr_<r>kHz...}}}``."""
+             finetune_signals: set[str], points: list[metrics.WorkingPoint]) -> dict[str, Any]:
+    """Metrics of one model: ``{signal: {used_in_finetuning, scores: {score: {auc, <working point key>...}}}}``;
+    NaN where the background sample cannot resolve a working point."""
     out: dict[str, Any] = {}
     for sig, per_score in scores_sig.items():
         row = {}
         for name in SCORES:
             bg, s = scores_bg[name], per_score[name]
-            m = {"auc": metrics.auc(bg, s), f"tpr_fpr_{FPR_REFERENCE:g}": metrics.tpr_at_fpr(bg, s, FPR_REFERENCE)}
-            for r in rates_khz:
-                m[f"tpr_{r:g}kHz"] = metrics.tpr_at_fpr(bg, s, metrics.rate_to_fpr(r, bx_rate_khz))
-            row[name] = m
-        out[sig] = {"used_in_finetuning": sig == finetune_signal, "scores": row}
+            row[name] = {"auc": metrics.auc(bg, s), **{p.key: metrics.tpr_at_fpr(bg, s, p.fpr) for p in points}}
+        out[sig] = {"used_in_finetuning": sig in finetune_signals, "scores": row}
     return out
 
 
-def summary_markdown(before: dict[str, Any], after: dict[str, Any], n_bg_test: int, rate_khz: float,
-                     bx_mhz: str) -> str:
-    """A Markdown table: per signal and score, AUC and TPR before -> after AA."""
-    key = f"tpr_{rate_khz:g}kHz"
-    lines = [f"AUC and efficiency before -> after AA; {n_bg_test} background test events; "
-             f"TPR at FPR {FPR_REFERENCE:g} and at {rate_khz:g} kHz of {bx_mhz} MHz "
-             "(n/a: too few background events to resolve that rate).", "",
-             "| signal | score | AUC plain | AUC AA | TPR@1e-5 plain | TPR@1e-5 AA | "
-             f"TPR@{rate_khz:g}kHz plain | TPR@{rate_khz:g}kHz AA |",
-             "|---|---|---|---|---|---|---|---|"]
-    fkey = f"tpr_fpr_{FPR_REFERENCE:g}"
+def _cell(b: float, a: float) -> str:
+    f = lambda v: "n/a" if np.isnan(v) else f"{v:.4f}"  # noqa: E731
+    return f"{f(b)} -> {f(a)}"
 
-    def f(v: float) -> str:
-        return "n/a" if np.isnan(v) else f"{v:.4f}"
 
+def summary_markdown(before: dict[str, Any], after: dict[str, Any], n_bg_test: int,
+                     points: list[metrics.WorkingPoint], bx_mhz: str) -> str:
+    """A Markdown table: per signal and score, AUC and the efficiency at every working point, plain -> AA."""
+    unresolved = [p for p in points if p.min_background > n_bg_test]
+    lines = [f"AUC and signal efficiency (TPR), plain VAE -> after AA; {n_bg_test} background test events; "
+             f"rates are fractions of {bx_mhz} MHz."]
+    if unresolved:
+        lines.append("n/a: " + "; ".join(f"{p.label} needs at least {p.min_background} background events"
+                                         for p in unresolved) + ".")
+    lines += ["", "| signal | score | AUC | " + " | ".join(f"TPR@{p.label}" for p in points) + " |",
+              "|---|---|---|" + "---|" * len(points)]
     for sig in before:
         label = sig + (" (fine-tune)" if before[sig]["used_in_finetuning"] else "")
         for name in SCORES:
             b, a = before[sig]["scores"][name], after[sig]["scores"][name]
-            lines.append(f"| {label} | {name} | {f(b['auc'])} | {f(a['auc'])} | {f(b[fkey])} | {f(a[fkey])} | "
-                         f"{f(b[key])} | {f(a[key])} |")
+            cells = [_cell(b["auc"], a["auc"])] + [_cell(b[p.key], a[p.key]) for p in points]
+            lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -49,3 +51,30 @@ def roc_curve(background: np.ndarray, signal: np.ndarray, points: int = 400) -> 
     sig = np.sort(signal)
     tpr = 1.0 - np.searchsorted(sig, thr, side="right") / len(sig)
     return fpr, tpr
+
+
+@dataclass(frozen=True)
+class WorkingPoint:
+    """A trigger working point: a background false-positive rate, given directly or as a rate in kHz."""
+
+    fpr: float
+    rate_khz: float | None = None
+
+    @property
+    def key(self) -> str:
+        """The metric's name in ``metrics.json`` (``tpr_fpr_1e-05``, ``tpr_1kHz``)."""
+        return f"tpr_{self.rate_khz:g}kHz" if self.rate_khz is not None else f"tpr_fpr_{self.fpr:g}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.rate_khz:g} kHz" if self.rate_khz is not None else f"FPR {self.fpr:g}"
+
+    @property
+    def min_background(self) -> int:
+        """Background events needed for at least one event above the cut."""
+        return int(np.ceil(1.0 / self.fpr - 1e-9))
+
+
+def working_points(fprs: list[float], rates_khz: list[float], bx_rate_khz: float) -> list[WorkingPoint]:
+    """The FPRs given, then the rates as fractions of the bunch-crossing rate."""
+    return [WorkingPoint(f) for f in fprs] + [WorkingPoint(rate_to_fpr(r, bx_rate_khz), r) for r in rates_khz]

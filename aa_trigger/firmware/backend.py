@@ -32,6 +32,7 @@ class Events:
     expected_int: np.ndarray
     sample: np.ndarray
     n_tb: int
+    ends: np.ndarray  # where the background and each signal end in ``x_int``
 
     @property
     def tb(self) -> np.ndarray:

@@ -20,16 +20,17 @@ BUDGETS = {
 @dataclass
 class SignalMetrics:
     auc: float
-    tpr_fpr_1e_05: float
+    tpr: dict[str, float]  # working point label -> signal efficiency (NaN: not resolvable)
 
 
 @dataclass
 class Threshold:
-    rate_khz: float
+    working_point: str
     fpr: float
-    threshold: float  # NaN: too few background events to resolve the rate
+    threshold: float  # NaN: too few background events to resolve the working point
     threshold_int: int | None = None
     background_rate_khz: float | None = None
+    note: str = ""
 
 
 @dataclass
@@ -59,6 +60,7 @@ class ConvertReport:
     auc: dict[str, dict[str, SignalMetrics]]
     bit_exact: list[Comparison]
     thresholds: list[Threshold]
+    sample: str  # which events the slower emulators check, and why that many
     designs: list[Description]
     budgets: dict[str, list[Budget]]  # back end -> budgets
     nonzero_weights: dict[str, int]  # dense layer -> non-zero weights (constant multiplications)
@@ -95,13 +97,14 @@ def _v(x: float | None) -> str:
 
 
 def _auc_table(r: ConvertReport) -> list[str]:
-    lines = ["## AUC and TPR at FPR 1e-5", "",
-             "| signal | AUC float | AUC QKeras | AUC firmware | TPR@1e-5 float | TPR@1e-5 QKeras | TPR@1e-5 firmware |",
-             "|---|---|---|---|---|---|---|"]
     f, q, e = (r.auc[k] for k in ("float_reference", "qkeras", "emulated_firmware"))
+    points = list(next(iter(e.values())).tpr) if e else []
+    lines = ["## AUC and signal efficiency (float reference / QKeras / emulated firmware)", "",
+             "| signal | AUC | " + " | ".join(f"TPR@{p}" for p in points) + " |", "|---|---|" + "---|" * len(points)]
     for sig in e:
-        lines.append(f"| {sig} | {_v(f[sig].auc)} | {_v(q[sig].auc)} | {_v(e[sig].auc)} | {_v(f[sig].tpr_fpr_1e_05)} | "
-                     f"{_v(q[sig].tpr_fpr_1e_05)} | {_v(e[sig].tpr_fpr_1e_05)} |")
+        cells = [f"{_v(f[sig].auc)} / {_v(q[sig].auc)} / {_v(e[sig].auc)}"]
+        cells += [f"{_v(f[sig].tpr[p])} / {_v(q[sig].tpr[p])} / {_v(e[sig].tpr[p])}" for p in points]
+        lines.append(f"| {sig} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -149,10 +152,12 @@ def render_markdown(r: ConvertReport) -> str:
     lines += _auc_table(r)
     lines += ["", "## Bit-exactness", "", "| compared | events | equal | bit-exact |", "|---|---|---|---|"]
     lines += [f"| {c.a} vs {c.b} | {c.events} | {c.equal} | {'yes' if c.bit_exact else 'NO'} |" for c in r.bit_exact]
-    lines += ["", "## Thresholds", "", "| rate (kHz) | FPR | threshold | firmware integer |", "|---|---|---|---|"]
+    lines += ["", r.sample + ".", "", "## Thresholds", "",
+              "| working point | FPR | threshold | firmware integer |", "|---|---|---|---|"]
     for t in r.thresholds:
-        thr = "n/a (too few background events)" if t.threshold != t.threshold else f"{t.threshold:.8g}"
-        lines.append(f"| {t.rate_khz:g} | {t.fpr:.3g} | {thr} | {t.threshold_int if t.threshold_int is not None else 'n/a'} |")
+        thr = f"n/a ({t.note})" if t.threshold != t.threshold else f"{t.threshold:.8g}"
+        lines.append(f"| {t.working_point} | {t.fpr:.3g} | {thr} | "
+                     f"{t.threshold_int if t.threshold_int is not None else 'n/a'} |")
     lines += ["", f"Firmware rule: accept if score_int > threshold integer (score = score_int * 2^-{r.score_frac_bits}).",
               "", "## Latency and resources", ""]
     for d in r.designs:

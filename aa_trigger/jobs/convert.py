@@ -10,10 +10,11 @@ from typing import Callable
 import numpy as np
 
 from aa_trigger import __version__, runfolder
-from aa_trigger.config import BX_RATES_MHZ, ConvertConfig
+from aa_trigger.config import BX_RATES_MHZ, ConvertConfig, check_rates
 from aa_trigger.errors import AATriggerError
 from aa_trigger.evaluation import metrics
-from aa_trigger.evaluation.evaluate import FPR_REFERENCE, mean_unseen_auc
+from aa_trigger.evaluation.evaluate import mean_unseen_auc
+from aa_trigger.evaluation.metrics import WorkingPoint, working_points
 from aa_trigger.firmware import emulator, graph as fgraph
 from aa_trigger.firmware.backend import Backend, Emulation, Events
 from aa_trigger.firmware.compare import Comparison, compare
@@ -102,22 +103,34 @@ def events_for(graph: fgraph.FixedGraph, bg: np.ndarray, sig: dict[str, np.ndarr
     per_signal = max(1, n_hls // (2 * len(sig)))
     sample = np.concatenate([np.arange(min(ends[0], n_hls // 2))]
                             + [np.arange(a, min(a + per_signal, b)) for a, b in zip(ends[:-1], ends[1:])])
-    return Events(x, expected, expected_int, sample, min(n_tb, len(sample)))
+    return Events(x, expected, expected_int, sample, min(n_tb, len(sample)), ends)
 
 
-def _metrics(bg: np.ndarray, sig: dict[str, np.ndarray]) -> dict[str, SignalMetrics]:
-    return {s: SignalMetrics(metrics.auc(bg, v), metrics.tpr_at_fpr(bg, v, FPR_REFERENCE)) for s, v in sig.items()}
+def _metrics(bg: np.ndarray, sig: dict[str, np.ndarray], points: list[WorkingPoint]) -> dict[str, SignalMetrics]:
+    return {s: SignalMetrics(metrics.auc(bg, v), {p.label: metrics.tpr_at_fpr(bg, v, p.fpr) for p in points})
+            for s, v in sig.items()}
 
 
-def thresholds(bg: np.ndarray, frac: int, rates_khz: list[float], bx_khz: float) -> list[Threshold]:
+def working_points_of(cfg: ConvertConfig, run: runfolder.Run) -> tuple[list[WorkingPoint], float]:
+    """The working points given, else the run's (format-1 runs: FPR 1e-5 and their rates)."""
+    bx_mhz = cfg.bx_mhz or run.config["bx_mhz"]
+    rates = cfg.rate_khz or list(run.config["rate_khz"])
+    check_rates(rates, bx_mhz)
+    bx_khz = BX_RATES_MHZ[bx_mhz] * 1000.0
+    return working_points(cfg.fpr or list(run.config.get("fpr", [1e-5])), rates, bx_khz), bx_khz
+
+
+def thresholds(bg: np.ndarray, frac: int, points: list[WorkingPoint], bx_khz: float) -> list[Threshold]:
+    """Score cuts of the firmware (accept strictly above) at every working point."""
     out = []
-    for r in rates_khz:
-        fpr = metrics.rate_to_fpr(r, bx_khz)
-        thr = metrics.threshold_at_fpr(bg, fpr)
-        t = Threshold(r, fpr, thr)
+    for p in points:
+        thr = metrics.threshold_at_fpr(bg, p.fpr)
+        t = Threshold(p.label, p.fpr, thr)
         if not np.isnan(thr):
             t.threshold_int = int(round(thr * 2**frac))
             t.background_rate_khz = float(np.mean(bg > thr) * bx_khz)
+        else:
+            t.note = f"needs at least {p.min_background} background events, have {len(bg)}"
         out.append(t)
     return out
 
@@ -164,6 +177,7 @@ def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> Conv
     out = Path(cfg.output) if cfg.output else Path("firmware") / run_path.name
     check_output(out, run_path, cfg.force)
     run = runfolder.load_run(run_path)
+    working_points_of(cfg, run)  # a bad rate fails before any work
     score, why = choose_score(run, cfg.score)
     graph = fgraph.build_graph(run.aa, run.scaler.input_type, score)
     progress(f"run {run_path}: deploying encoder + {score} ({why}) to {part.full} with {', '.join(cfg.backend)}")
@@ -203,7 +217,8 @@ def _diagnose(graph: fgraph.FixedGraph, events: Events, emulations: list[tuple[B
 def _report(cfg: ConvertConfig, run: runfolder.Run, graph: fgraph.FixedGraph, why: str, part: Part, events: Events,
             refs: dict[str, np.ndarray], bg: np.ndarray, sig: dict[str, np.ndarray], checks: list[Comparison],
             designs: list, out: Path) -> ConvertReport:
-    tables = {k: _metrics(*_split(v, bg, sig)) for k, v in
+    points, bx_khz = working_points_of(cfg, run)
+    tables = {k: _metrics(*_split(v, bg, sig), points) for k, v in
               (*refs.items(), ("emulated_firmware", events.expected))}
     emu_bg, _ = _split(events.expected, bg, sig)
     frac = fgraph.intervals(graph)[-1][2]
@@ -213,10 +228,20 @@ def _report(cfg: ConvertConfig, run: runfolder.Run, graph: fgraph.FixedGraph, wh
         score_range_seen=[float(events.expected.min()), float(events.expected.max())],
         largest_intermediate_bits=fgraph.accumulator_bits(graph), n_features=graph.n_features,
         n_background_test=len(bg), n_signal_test={k: len(v) for k, v in sig.items()}, auc=tables, bit_exact=checks,
-        thresholds=thresholds(emu_bg, frac, cfg.rate_khz, BX_RATES_MHZ[cfg.bx_mhz] * 1000),
+        thresholds=thresholds(emu_bg, frac, points, bx_khz), sample=_sample_note(events, cfg),
         designs=designs, budgets={d.backend: budgets(d) for d in designs},
         nonzero_weights={n.name: int(np.count_nonzero(n.kernel)) for n in graph.dense},
         options=cfg.to_dict(), aa_trigger_version=__version__)
+
+
+def _sample_note(events: Events, cfg: ConvertConfig) -> str:
+    """Which events the test benches (and hls4ml ``predict()``) check, and why that many."""
+    n_bg = min(cfg.n_hls // 2, len(events.sample))
+    hls = any(b in ("vitis", "vivado") for b in cfg.backend)
+    return (f"Sample of {len(events.sample)} test events (--n-hls {cfg.n_hls}): the first {n_bg} background events "
+            f"and {len(events.sample) - n_bg} signal events, up to {max(1, cfg.n_hls // (2 * max(1, len(events.ends) - 1)))} "
+            f"of each signal; " + ("hls4ml predict() runs on all of them, " if hls else "")
+            + f"the test benches hold the first {events.n_tb}")
 
 
 def _write_project_files(tmp: Path, run: runfolder.Run, graph: fgraph.FixedGraph, part: Part,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -53,7 +53,8 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
         check_writable(early)
     seed_everything(cfg.seed)
     data = load_dataset(cfg, progress)
-    cfg = cfg.with_model_defaults(data.kind)
+    cfg = replace(cfg.with_model_defaults(data.kind), preprocessing=data.scaler.kind,
+                  **({"features": data.features, "exclude_features": [], "features_file": ""} if data.features else {}))
     final = Path(cfg.output) / (cfg.run_name or cfg.default_run_name())
     ensure_free(final, cfg.force, RUN_MARKER)
     check_writable(final)
@@ -61,7 +62,7 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
     for line in data.report:
         progress(line)
     progress(f"data ({data.kind}): {len(data.x_train)} background train, {len(data.x_test)} background test, "
-             f"{len(data.x_finetune)} {data.finetune_name} for AA, test signals "
+             f"{len(data.x_finetune)} {'+'.join(data.finetune_signals)} for AA, test signals "
              + ", ".join(f"{k} {len(v)}" for k, v in data.signals_test.items()))
     mcfg = ModelConfig(n_features=data.x_train.shape[1], widths=list(cfg.widths), latent=cfg.latent,
                        quantize=cfg.quantize, surrogate_width=cfg.surrogate_width, recon=KIND_DEFAULTS[data.kind][2])
@@ -71,16 +72,16 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
              "signal events")
     t = time.time()
     stages = {"plain": _score_all(pretrained, data), "AA": _score_all(parts, data)}
-    args = (data.finetune_name, cfg.rate_khz, cfg.bx_rate_khz)
+    args = (set(data.finetune_signals), cfg.working_points())
     before = evaluate.evaluate(*stages["plain"], *args)
     after = evaluate.evaluate(*stages["AA"], *args)
     timings["evaluate_s"] = time.time() - t
-    summary = evaluate.summary_markdown(before, after, len(data.x_test), cfg.rate_khz[0], cfg.bx_mhz)
+    summary = evaluate.summary_markdown(before, after, len(data.x_test), cfg.working_points(), cfg.bx_mhz)
     with atomic_folder(final, cfg.force, RUN_MARKER) as tmp:
         runfolder.save_run(tmp, cfg, mcfg, data, parts, pretrained, history,
                            evaluate.RunMetrics(len(data.x_test), {k: len(v) for k, v in data.signals_test.items()},
                                                cfg.bx_rate_khz, before, after), summary)
-        fpr_marks = [evaluate.FPR_REFERENCE] + [r / cfg.bx_rate_khz for r in cfg.rate_khz]
+        fpr_marks = [p.fpr for p in cfg.working_points()]
         plots.score_distributions(tmp, stages)
         plots.roc_curves(tmp, stages, fpr_marks)
         timings["total_s"] = time.time() - t0
