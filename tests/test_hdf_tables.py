@@ -43,6 +43,7 @@ def test_both_pandas_layouts_read_like_pandas(tmp_path, layout):
     assert t.counts() == ({"bg": 3, "sig": 3} if layout == "table" else {"0": 3, "1": 3})
 
 
+@pytest.mark.filterwarnings("ignore::pandas.errors.PerformanceWarning")  # pandas warns it will pickle
 def test_pickled_object_column_is_refused_before_any_code_runs(tmp_path):
     marker = tmp_path / "pwned"
     df = pd.DataFrame({"a": [1.0, 2.0], "label": [_Payload(marker), "x"]})
