@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,13 @@ def _plt():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
 
 
 def score_distributions(folder: Path, stages: dict[str, tuple[dict, dict]]) -> list[Path]:
@@ -41,11 +49,7 @@ def score_distributions(folder: Path, stages: dict[str, tuple[dict, dict]]) -> l
             ax.set_xlabel(f"{name} score")
             ax.set_title(f"{stage}: {SCORES[name]}", fontsize=8)
             ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = folder / f"scores_{name}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(plt, fig, folder / f"scores_{name}.png"))
     return written
 
 
@@ -70,9 +74,5 @@ def roc_curves(folder: Path, stages: dict[str, tuple[dict, dict]], fpr_marks: li
         ax.set_ylabel("signal efficiency")
         ax.set_title(SCORES[name], fontsize=9)
         ax.legend(fontsize=6, loc="upper left")
-        fig.tight_layout()
-        path = folder / f"roc_{name}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(plt, fig, folder / f"roc_{name}.png"))
     return written
