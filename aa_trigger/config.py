@@ -216,3 +216,36 @@ class ConvertConfig:
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("AA_TRIGGER_CACHE", Path.home() / ".cache" / "aa_trigger"))
+
+
+@dataclass
+class ScanConfig:
+    """A scan: which train options vary, how points are chosen, and where the trials run."""
+
+    grid: list[str] = opt([], "dimensions, NAME=V1,V2,... with NAME any train option (list options take space-"
+                              "separated values per point, e.g. widths='32 16,16 8')", nargs="+", action="extend")
+    space: str = opt("", "a YAML file mapping train options to lists of values (instead of or beside --grid)")
+    seeds: int = opt(0, "add a seed dimension 0..N-1 (results are reported as mean +- std over seeds)", low=0)
+    sampler: str = opt("grid", "how points are chosen: every grid point, or --trials of random, tpe or nsga2 "
+                               "(Optuna)", choices=["grid", "random", "tpe", "nsga2"])
+    trials: int = opt(0, "with random/tpe/nsga2: trials in all", low=0)
+    workers: int = opt(2, "Dask worker processes of the local cluster (one trial each at a time)", low=1)
+    scheduler: str = opt("", "address of an existing Dask scheduler (tcp://host:8786) instead of a local cluster")
+    storage: str = opt("", "Optuna storage: a database URL (postgresql://..., sqlite:///...) or journal:PATH "
+                           "(default: study.db in the scan folder)")
+    threads: int = opt(1, "TensorFlow threads per trial", low=1)
+    clock_mhz: float = opt(240.0, "clock for the register stages of the firmware cost", low=0.0, low_open=True)
+    objective_score: str = opt("mu2", "deployed score whose efficiency is the objective",
+                               choices=["mu2", "surrogate"])
+    scan_dir: str = opt("scans", "folder that receives the scan folder")
+    scan_name: str = opt("", "scan folder name (default: from the dimensions)")
+
+    def validate(self) -> None:
+        check_fields(self)
+        if self.scan_name:
+            check_name(self.scan_name, "--scan-name")
+        if self.sampler != "grid" and self.trials < 1:
+            raise AATriggerError(f"--sampler {self.sampler} needs --trials N")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -30,7 +30,8 @@ def _default(f: Field) -> Any:
     return f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
 
 
-def _kind(f: Field) -> type:
+def kind_of(f: Field) -> type:
+    """The scalar type of an option (of its items, for a list option)."""
     hint = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
     for name, kind in (("bool", bool), ("int", int), ("float", float)):
         if name in hint:
@@ -45,10 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         default = _default(f)
         limits = _limits_text(m)
         help_text = m["help"] + limits + ("" if default in ("", False, []) else f" (default: {_show(default)})")
-        if _kind(f) is bool:
+        if kind_of(f) is bool:
             parser.add_argument(flag(f), action="store_true", help=help_text)
             continue
-        kw: dict[str, Any] = {"type": _kind(f), "default": default, "help": help_text}
+        kw: dict[str, Any] = {"type": kind_of(f), "default": default, "help": help_text}
         if m["choices"]:
             kw["choices"] = list(m["choices"])
         if m["nargs"]:
@@ -77,7 +78,7 @@ def check_fields(obj: Any) -> None:
         value, m, name = getattr(obj, f.name), f.metadata, flag(f)
         values = value if isinstance(value, list) else [value]
         for v in values:
-            _check_value(name, v, _kind(f), m)
+            _check_value(name, v, kind_of(f), m)
 
 
 def _check_value(name: str, v: Any, kind: type, m: Any) -> None:

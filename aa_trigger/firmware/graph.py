@@ -101,6 +101,8 @@ class FixedGraph:
 def integer_weights(values: np.ndarray, spec: QuantSpec, where: str) -> np.ndarray:
     """Quantised weights as exact integers in units of ``2**-frac`` of the spec's type."""
     scaled = np.asarray(values, np.float64) * 2.0 ** spec.fixed().frac
+    if not np.all(np.isfinite(scaled)):
+        raise AATriggerError(f"layer {where}: weights are NaN or infinite (the training diverged)")
     if not np.array_equal(scaled, np.round(scaled)):
         raise AATriggerError(f"layer {where}: quantised weights are not on the {spec.fixed().hls(False)} grid "
                              "(alpha must be 1 for an exact mapping)")

@@ -66,7 +66,7 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
              + ", ".join(f"{k} {len(v)}" for k, v in data.signals_test.items()))
     mcfg = ModelConfig(n_features=data.x_train.shape[1], widths=list(cfg.widths), latent=cfg.latent,
                        quantize=cfg.quantize, surrogate_width=cfg.surrogate_width, recon=KIND_DEFAULTS[data.kind][2])
-    pretrained, parts, history = _train(mcfg, cfg, data, timings, progress)
+    pretrained, parts, history = train_stages(mcfg, cfg, data, timings, progress)
 
     progress(f"evaluating on {len(data.x_test)} background and {sum(map(len, data.signals_test.values()))} "
              "signal events")
@@ -89,7 +89,7 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
     return TrainResult(final, before, after, summary, time.time() - t0)
 
 
-def _train(mcfg: ModelConfig, cfg: TrainConfig, data: Dataset, timings: dict[str, float],
+def train_stages(mcfg: ModelConfig, cfg: TrainConfig, data: Dataset, timings: dict[str, float],
            progress: Progress) -> tuple[VAEParts, VAEParts, list[dict[str, Any]]]:
     """Pretraining, the plain model's surrogate, AA fine-tuning, the AA model's surrogate."""
     parts = VAEParts.build(mcfg)

@@ -136,6 +136,8 @@ class Pipeline:
         self.levels = levels
         self.body: list[str] = []
         self._n = 0
+        self.adders = 0  # two-input adders of the constant products and sum trees (not the rounding)
+        self.adder_bits = 0  # their summed output widths
 
     def stage(self, level: int) -> int:
         """The pipeline stage (counted from the current block's input registers) computing a level."""
@@ -191,7 +193,10 @@ class Pipeline:
         st = self.stage(level)
         ea, la, ha = self.term(*a, st)
         eb, lb, hb = self.term(*b, st)
-        return self.wire(prefix, f"{ea} + {eb}", la + lb, ha + hb, level)
+        out = self.wire(prefix, f"{ea} + {eb}", la + lb, ha + hb, level)
+        self.adders += 1
+        self.adder_bits += out.width
+        return out
 
     def sum_tree(self, prefix: str, terms: list[tuple[int, Value, int]]) -> Value:
         """Sum of signed shifted values: always add the two shallowest (a balanced tree for equal

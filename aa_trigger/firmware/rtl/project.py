@@ -147,7 +147,7 @@ def load_design(folder: Path) -> RTLDesign:
     try:
         meta = json.loads((folder / "design.json").read_text())
         return RTLDesign(verilog=(folder / f"{TOP}.v").read_text(),
-                         **{k: meta[k] for k in RTLDesign.__dataclass_fields__ if k != "verilog"})
+                         **{k: meta[k] for k in RTLDesign.__dataclass_fields__ if k != "verilog" and k in meta})
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise AATriggerError(f"{folder}: not a complete RTL folder ({exc})") from None
 

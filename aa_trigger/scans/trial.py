@@ -1,0 +1,97 @@
+"""One scan trial, in memory: train the configuration, deploy it as a graph, score the test events with
+the exact numpy emulator, and measure the firmware's cost from the integer graph (no vendor tool)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from aa_trigger.config import TrainConfig
+
+_DATA_CACHE: dict[str, Any] = {}  # per worker process: the data set, read once
+
+
+@dataclass
+class TrialResult:
+    """Objectives and cost of one trial; ``metrics[score][signal]`` holds AUC and efficiencies."""
+
+    metrics: dict[str, dict[str, dict[str, float]]]
+    mean_unseen: dict[str, dict[str, float]]  # score -> metric -> mean over signals unseen in fine-tuning
+    cost: dict[str, dict[str, float]]  # score -> adders, adder_bits, stages, nonzero_weights
+    seconds: float
+    finetune_signals: list[str] = field(default_factory=list)
+
+
+def set_threads(threads: int) -> None:
+    """Give TensorFlow in this worker process its own thread budget (before its first operation), and
+    keep its chatter out of the scan's progress."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from aa_trigger.cli import quiet
+
+    quiet()
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # already initialised in this process: the budget set first stays
+        pass
+
+
+def _dataset(data_cfg: TrainConfig) -> Any:
+    """The scan's data set (its split fixed by the scan's base seed), read once per worker process."""
+    from aa_trigger.data.dataset import load_dataset
+
+    key = repr(data_cfg)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE.clear()
+        _DATA_CACHE[key] = load_dataset(data_cfg)
+    return _DATA_CACHE[key]
+
+
+def _cost(graph: Any, clock_mhz: float) -> dict[str, float]:
+    from aa_trigger.firmware.rtl import verilog
+
+    design = verilog.generate(graph, verilog.levels_per_stage(clock_mhz))
+    return {"adders": design.adders, "adder_bits": design.adder_bits, "stages": design.latency_cycles,
+            "latency_ns": design.latency_cycles * 1000.0 / clock_mhz,
+            "nonzero_weights": int(sum(np.count_nonzero(n.kernel) for n in graph.dense))}
+
+
+def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_mhz: float = 240.0) -> TrialResult:
+    """Train ``cfg`` (pretraining, AA, surrogates) on the data of ``data_cfg`` and evaluate its deployable
+    scores as the firmware computes them."""
+    from aa_trigger.evaluation import metrics as m
+    from aa_trigger.firmware import emulator
+    from aa_trigger.firmware.graph import build_graph
+    from aa_trigger.jobs.train import seed_everything, train_stages
+    from aa_trigger.model.vae import DEPLOYABLE_SCORES, KIND_DEFAULTS, ModelConfig
+
+    t0 = time.time()
+    set_threads(threads)
+    data = _dataset(data_cfg)
+    cfg = cfg.with_model_defaults(data.kind)
+    seed_everything(cfg.seed)
+    mcfg = ModelConfig(data.x_train.shape[1], list(cfg.widths), cfg.latent, cfg.quantize, cfg.surrogate_width,
+                       KIND_DEFAULTS[data.kind][2])
+    _, parts, _ = train_stages(mcfg, cfg, data, {}, lambda msg: None)
+    points = cfg.working_points()
+    out, means, cost = {}, {}, {}
+    for score in DEPLOYABLE_SCORES if cfg.quantize else ():
+        graph = build_graph(parts, data.scaler.input_type, score)
+        bg = emulator.score(graph, data.int_test)
+        per = {}
+        for sig, x in data.int_signals_test.items():
+            s = emulator.score(graph, x)
+            per[sig] = {"auc": m.auc(bg, s), **{p.key: m.tpr_at_fpr(bg, s, p.fpr) for p in points}}
+        out[score] = per
+        unseen = [v for k, v in per.items() if k not in data.finetune_signals]
+        means[score] = {k: float(np.mean([u[k] for u in unseen])) if unseen else float("nan") for k in per[sig]}
+        cost[score] = _cost(graph, clock_mhz)
+    return TrialResult(out, means, cost, time.time() - t0, list(data.finetune_signals))

@@ -1,0 +1,145 @@
+"""Scans on the real engines: Optuna studies in SQLite, trials on Dask worker processes."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from aa_trigger.errors import AATriggerError
+from aa_trigger.scans.results import pareto
+from aa_trigger.scans.space import parse_grid
+
+TINY = ["--n-background-train", "4000", "--n-background-test", "4000", "--n-signal", "1500", "--n-finetune", "500",
+        "--epochs-pretrain", "1", "--epochs-finetune", "1", "--epochs-surrogate", "1", "--batch-size", "256",
+        "--signals", "Ato4l", "leptoquark", "--widths", "8", "--latent", "2", "--quantize", "6",
+        "--rate-khz", "400"]
+
+
+def _scan(tmp_path, *args, timeout=900, **kw):
+    cmd = [sys.executable, "-m", "aa_trigger.scan", "--scan-dir", str(tmp_path / "scans"), "--scan-name", "s",
+           "--cache-dir", str(tmp_path / "cache"), *TINY, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def _completed(tmp_path):
+    db = sqlite3.connect(tmp_path / "scans" / "s" / "study.db")
+    rows = db.execute("SELECT t.trial_id, t.state FROM trials t").fetchall()
+    params = db.execute("SELECT trial_id, param_name, param_value FROM trial_params").fetchall()
+    db.close()
+    return rows, params
+
+
+def test_grid_and_seeds_parse_into_train_options():
+    space = parse_grid(["lambda-max=0,0.5", "widths=32 16,16 8", "quantize=4,8"], seeds=3)
+    assert space.dims["lambda_max"] == [0.0, 0.5] and space.dims["widths"] == [[32, 16], [16, 8]]
+    assert space.dims["seed"] == [0, 1, 2] and len(space.text_points()) == 2 * 2 * 2 * 3
+    assert space.values({"widths": "16 8", "seed": "2"}) == {"widths": [16, 8], "seed": 2}
+
+
+@pytest.mark.parametrize("items, message", [
+    (["lambda=1"], "not a train option"),
+    (["n-signal=1,2"], "changes the data set"),
+    (["output=a,b"], "not a train option that can be scanned"),
+    (["quantize=eight"], "is not a valid int"),
+    (["lambda-max"], "takes NAME=V1,V2"),
+])
+def test_bad_dimensions_are_one_line(items, message):
+    with pytest.raises(AATriggerError, match=message):
+        parse_grid(items)
+
+
+def test_pareto_front():
+    assert pareto([(0.5, 10), (0.6, 20), (0.4, 5), (0.5, 12), (float("nan"), 1)]) == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_local_cluster_scan_resumes_and_reproduces(tmp_path):
+    """Two Dask worker processes; rerunning the command redoes nothing; a fresh scan gives the same numbers."""
+    res = _scan(tmp_path, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "2")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "scan: 4 trials to run" in res.stderr and "(4 completed, 0 failed)" in res.stdout
+    folder = tmp_path / "scans" / "s"
+    for f in ("trials.csv", "trials.parquet", "summary.md", "study.db", "scan.json"):
+        assert (folder / f).is_file(), f
+    summary = (folder / "summary.md").read_text()
+    assert "| lambda_max | seeds |" in summary and " +- " in summary
+    first = (folder / "trials.csv").read_text()
+    again = _scan(tmp_path, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "2")
+    assert again.returncode == 0 and "scan: 0 trials to run" in again.stderr
+    other = tmp_path / "other"
+    fresh = _scan(other, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "1")
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    import pandas as pd
+
+    a = pd.read_csv(folder / "trials.csv").sort_values(["lambda_max", "seed"]).drop(columns=["trial", "seconds"])
+    b = pd.read_csv(other / "scans" / "s" / "trials.csv").sort_values(["lambda_max", "seed"]).drop(
+        columns=["trial", "seconds"])
+    assert a.reset_index(drop=True).equals(b.reset_index(drop=True)), (a, b)
+    assert first == (folder / "trials.csv").read_text()
+
+
+@pytest.mark.slow
+def test_a_failing_trial_is_recorded_and_the_scan_goes_on(tmp_path):
+    res = _scan(tmp_path, "--grid", "kl-weight=1,1e38", "--workers", "2")  # 1e38: the loss overflows
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "(1 completed, 1 failed)" in res.stdout and "1 failed trial(s)" in res.stdout
+    assert "training diverged" in res.stdout
+
+
+@pytest.mark.slow
+def test_killed_scan_resumes_without_repeating_or_losing_a_trial(tmp_path):
+    """SIGKILL midway (no cleanup at all); the next run marks the orphans failed and runs every missing point."""
+    cmd = [sys.executable, "-m", "aa_trigger.scan", "--scan-dir", str(tmp_path / "scans"), "--scan-name", "s",
+           "--cache-dir", str(tmp_path / "cache"), *TINY, "--grid", "lambda-max=0,0.5,1", "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if "1 done" in line:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its Dask workers
+    proc.wait(timeout=60)
+    res = _scan(tmp_path, "--grid", "lambda-max=0,0.5,1", "--workers", "1")
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows, params = _completed(tmp_path)
+    complete = {tid for tid, state in rows if state == "COMPLETE"}
+    done_points = sorted(v for tid, name, v in params if tid in complete and name == "lambda_max")
+    assert len(done_points) == 3 and len(set(done_points)) == 3  # every point once, none repeated
+
+
+@pytest.mark.slow
+def test_scan_through_an_existing_dask_cluster(tmp_path):
+    """Real `dask scheduler` and `dask worker` processes on localhost; the scan connects with --scheduler."""
+    sched_file = tmp_path / "scheduler.json"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    scheduler = subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                                  "--scheduler-file", str(sched_file)], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        deadline = time.time() + 60
+        while not sched_file.is_file() and time.time() < deadline:
+            time.sleep(0.2)
+        address = json.loads(sched_file.read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                                   "--nworkers", "1", "--no-dashboard"], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        res = _scan(tmp_path, "--grid", "lambda-max=0,1", "--scheduler", address)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert "(2 completed, 0 failed)" in res.stdout
+    finally:
+        for p in (worker, scheduler):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=60)
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path):
+    res = _scan(tmp_path, "--grid", "lambda-max=0", "--scheduler", "tcp://127.0.0.1:9", timeout=300)
+    assert res.returncode == 2 and "cannot connect" in res.stderr.strip().splitlines()[-1]
