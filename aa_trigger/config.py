@@ -238,6 +238,8 @@ class ScanConfig:
     objective_score: str = opt("mu2", "deployed score whose efficiency is the objective",
                                choices=["mu2", "surrogate"])
     scan_dir: str = opt("scans", "folder that receives the scan folder")
+    export_best: bool = opt(False, "retrain the best trial (highest efficiency, then fewest adders) into a run "
+                                   "folder inside the scan folder, ready for convert")
     scan_name: str = opt("", "scan folder name (default: from the dimensions)")
 
     def validate(self) -> None:

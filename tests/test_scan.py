@@ -60,12 +60,17 @@ def test_pareto_front():
 @pytest.mark.slow
 def test_local_cluster_scan_resumes_and_reproduces(tmp_path):
     """Two Dask worker processes; rerunning the command redoes nothing; a fresh scan gives the same numbers."""
-    res = _scan(tmp_path, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "2")
+    res = _scan(tmp_path, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "2", "--export-best")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "scan: 4 trials to run" in res.stderr and "(4 completed, 0 failed)" in res.stdout
     folder = tmp_path / "scans" / "s"
-    for f in ("trials.csv", "trials.parquet", "summary.md", "study.db", "scan.json"):
+    for f in ("trials.csv", "trials.parquet", "summary.md", "study.db", "scan.json", "pareto_adders.png",
+              "pareto_latency_ns.png", "scan_lambda_max_tpr_400kHz.png"):
         assert (folder / f).is_file(), f
+    from aa_trigger.runfolder import load_run
+
+    best = [p for p in folder.iterdir() if p.name.startswith("best-")]
+    assert len(best) == 1 and load_run(best[0]).model_config.quantize == 6  # ready for convert
     summary = (folder / "summary.md").read_text()
     assert "| lambda_max | seeds |" in summary and " +- " in summary
     first = (folder / "trials.csv").read_text()

@@ -61,8 +61,44 @@ def run_scan_job(base: TrainConfig, s: ScanConfig, command: str, progress: Progr
     rows = results.trial_rows(study)
     summary = results.summary_markdown(rows, list(space.dims), s.objective_score, command)
     results.write_outputs(folder, rows, summary)
+    _plots(folder, rows, list(space.dims), s.objective_score)
+    if s.export_best:
+        _export_best(study, base, space, folder, progress)
     states = [t.state for t in study.get_trials(deepcopy=False)]
     return ScanResult(folder, summary, states.count(TrialState.COMPLETE), states.count(TrialState.FAIL))
+
+
+def _plots(folder: Path, rows: list[dict[str, Any]], dims: list[str], score: str) -> None:
+    from aa_trigger.scans import plots, results
+
+    if not any(r["state"] == "COMPLETE" and f"{score}.adders" in r for r in rows):
+        return
+    _, table, eff_key, front = results.overview(rows, dims, score)
+    cols = [d for d in dims if d != "seed"]
+    plots.pareto_plot(folder, table, eff_key, [f"{score}.adders", f"{score}.latency_ns"], front, cols)
+    metric = eff_key.split(".", 1)[1]
+    signals = sorted({k.split(".")[1] for r in rows for k in r if k.startswith(f"{score}.") and k.count(".") >= 2})
+    plots.dimension_plots(folder, rows, dims, score, metric, signals)
+
+
+def _export_best(study: Any, base: TrainConfig, space: Any, folder: Path, progress: Progress) -> Path:
+    """The best completed trial (highest efficiency, then fewest adders) as a run folder, ready for convert."""
+    from optuna.trial import TrialState
+
+    from aa_trigger.jobs.train import run_training
+    from aa_trigger.scans.space import trial_config
+
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.values and all(v == v for v in t.values)]
+    if not done:
+        raise AATriggerError("--export-best: no completed trial with firmware objectives")
+    best = max(done, key=lambda t: (t.values[0], -t.values[1]))
+    name = "best-" + "-".join(f"{k}{v}".replace(" ", "_") for k, v in best.params.items())
+    cfg = trial_config(base, space.values(best.params))
+    from dataclasses import replace
+
+    progress(f"exporting trial #{best.number} ({best.params}) as {folder / name}")
+    return run_training(replace(cfg, output=str(folder), run_name=name, force=True), progress).path
 
 
 def command_line(argv: list[str]) -> str:

@@ -22,6 +22,8 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
         for score, means in (result.get("mean_unseen") or {}).items():
             row.update({f"{score}.{k}": (math.nan if v is None else v) for k, v in means.items()})
             row.update({f"{score}.{k}": v for k, v in result["cost"][score].items()})
+            for sig, values in result["metrics"][score].items():
+                row.update({f"{score}.{sig}.{k}": (math.nan if v is None else v) for k, v in values.items()})
         row["seconds"] = result.get("seconds", math.nan)
         row["error"] = t.user_attrs.get("error", "")
         rows.append(row)
@@ -69,12 +71,19 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, command: str) -> str:
-    """The scan's summary: per configuration mean +- std over seeds, the Pareto front, failed trials."""
+def overview(rows: list[dict[str, Any]], dims: list[str], score: str
+             ) -> tuple[list[str], list[dict[str, Any]], str, set[int]]:
+    """Metric keys, the per-configuration table over seeds, the efficiency key, the Pareto front."""
     keys = [f"{score}.auc"] + sorted({k for r in rows for k in r if k.startswith(f"{score}.tpr_")})
-    table = seed_table(rows, dims, keys + [f"{score}.adders", f"{score}.stages"])
+    table = seed_table(rows, dims, keys + [f"{score}.adders", f"{score}.stages", f"{score}.latency_ns"])
     eff_key = next((k for k in keys[1:] if any(not math.isnan(e[k][0]) for e in table)), keys[0])
     front = set(pareto([(e[eff_key][0], e[f"{score}.adders"][0]) for e in table]))
+    return keys, table, eff_key, front
+
+
+def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, command: str) -> str:
+    """The scan's summary: per configuration mean +- std over seeds, the Pareto front, failed trials."""
+    keys, table, eff_key, front = overview(rows, dims, score)
     cols = [d for d in dims if d != "seed"]
     lines = ["# Scan summary", "", f"`{command}`", "",
              f"Deployed score `{score}`; metrics are means over the signals not used in fine-tuning, emulated "
