@@ -22,7 +22,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=100_000, help="events per emulator (default: 100000)")
     p.add_argument("--hls-events", type=int, default=0,
                    help="events for hls4ml predict(), which is slow (default: same as --events)")
+    p.add_argument("--scan-trials", type=int, default=0,
+                   help="instead: the scan engine's throughput with 1 and 2 Dask workers on N tiny trials")
     a = p.parse_args(argv)
+
+    if a.scan_trials:
+        def scan_job() -> Any:
+            import tempfile
+
+            from aa_trigger.jobs.benchmark import run_scan_benchmark
+
+            with tempfile.TemporaryDirectory() as tmp:
+                return run_scan_benchmark(a.scan_trials, Path(tmp), progress)
+
+        return run_verb(scan_job, lambda r: print(r.markdown()), "output")
 
     def job() -> Any:
         from aa_trigger.jobs.benchmark import run_benchmark

@@ -112,9 +112,30 @@ def save_run(folder: Path, cfg: "TrainConfig", mcfg: ModelConfig, data: "Dataset
     (folder / "summary.md").write_text(summary)
 
 
+def environment() -> dict[str, Any]:
+    """What float results can depend on beyond seed and inputs: the CPU's vector instructions (oneDNN and
+    Eigen pick kernels by them), oneDNN on or off, and TensorFlow's thread counts."""
+    import os
+
+    info: dict[str, Any] = {"cpu_count": os.cpu_count(), "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
+    with contextlib.suppress(OSError):
+        text = Path("/proc/cpuinfo").read_text()
+        model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), None)
+        flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
+        info["cpu_model"] = model
+        info["cpu_vector_flags"] = sorted(f for f in flags if f.startswith(("avx", "fma", "sse4", "amx")))
+    with contextlib.suppress(Exception):
+        import tensorflow as tf
+
+        info["tf_intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
+        info["tf_inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
+    return info
+
+
 def save_provenance(folder: Path, cfg: "TrainConfig", data: "Dataset", timings: dict[str, float]) -> None:
     jsonio.write_json(folder / "provenance.json", {
         "run_format": RUN_FORMAT, "seed": cfg.seed, "git_commit": git_commit(), "versions": versions(),
+        "environment": environment(),
         "data_sha256": data.fingerprint, "data_source": cfg.data or cfg.data_dir or "built-in generator",
         "data_report": data.report, "timings": timings, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 

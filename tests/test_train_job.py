@@ -32,6 +32,8 @@ def test_end_to_end_aa_raises_finetune_score(tmp_path):
         assert (res.path / f).is_file(), f
     prov = json.loads((res.path / "provenance.json").read_text())
     assert prov["seed"] == 0 and set(prov["data_sha256"]) == {"background", *SMALL["signals"]}
+    env = prov["environment"]  # what float results depend on beyond the seed (kernels chosen by the CPU)
+    assert env["cpu_count"] >= 1 and "TF_ENABLE_ONEDNN_OPTS" in env and "tf_intra_op_threads" in env
     hist = json.loads((res.path / "history.json").read_text())
     aa_rows = [h for h in hist if h["stage"] == "aa"]
     assert [h["lambda"] for h in aa_rows] == pytest.approx([0, 1 / 3, 2 / 3, 1])

@@ -107,3 +107,48 @@ def _rtl(res: BenchmarkResult, graph: Any, part: Any, x_int: np.ndarray, emu: np
     res.timings.append(Timing(f"Verilator RTL simulation (run only; build {build_s:.0f} s)", len(x_int),
                               len(x_int) / rate))
     return bool(np.array_equal(out, emu))
+
+
+@dataclass
+class ScanBenchmark:
+    trials: int
+    trial_s: float  # mean seconds a trial spends in run_trial (training and scoring)
+    wall_s: dict[int, float] = field(default_factory=dict)  # workers -> wall seconds of the scan
+
+    def markdown(self) -> str:
+        lines = [f"Scan engine benchmark: {self.trials} tiny trials, mean {self.trial_s:.1f} s inside a trial",
+                 "", "| workers | wall s | trials/hour | engine overhead per trial |", "|---|---|---|---|"]
+        for k, wall in self.wall_s.items():
+            over = wall * k / self.trials - self.trial_s
+            lines.append(f"| {k} | {wall:.1f} | {3600 * self.trials / wall:,.0f} | {over:.1f} s "
+                         f"({100 * over / self.trial_s:.0f}% of a trial) |")
+        if 1 in self.wall_s and 2 in self.wall_s:
+            lines += ["", f"throughput with 2 workers: {self.wall_s[1] / self.wall_s[2]:.2f}x one worker"]
+        return "\n".join(lines)
+
+
+def run_scan_benchmark(n_trials: int, folder: Path, progress: Progress = lambda m: None) -> ScanBenchmark:
+    """The same grid of tiny single-threaded trials with 1 and with 2 Dask workers, each in a new study."""
+    from aa_trigger.config import TrainConfig
+    from aa_trigger.scans import engine
+    from aa_trigger.scans.space import parse_grid
+
+    if n_trials < 2:
+        raise AATriggerError(f"--scan-trials must be at least 2, got {n_trials}")
+    base = TrainConfig(n_background_train=20_000, n_background_test=20_000, n_signal=4_000, n_finetune=1_000,
+                       epochs_pretrain=3, epochs_finetune=2, epochs_surrogate=1, batch_size=512,
+                       signals=["Ato4l", "leptoquark"], cache_dir=str(folder / "cache"), rate_khz=[100.0])
+    from aa_trigger.data.dataset import load_dataset
+
+    load_dataset(base)
+    space = parse_grid([], seeds=n_trials)
+    result = ScanBenchmark(n_trials, 0.0)
+    for workers in (1, 2):
+        settings = engine.EngineSettings(folder / f"w{workers}", workers=workers)
+        settings.folder.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        study = engine.run_scan(base, space, settings, progress)
+        result.wall_s[workers] = time.perf_counter() - t
+        secs = [t.user_attrs["result"]["seconds"] for t in study.get_trials(deepcopy=False) if "result" in t.user_attrs]
+        result.trial_s = float(np.mean(secs))
+    return result
