@@ -112,7 +112,7 @@ class TrainConfig:
     seed: int = opt(0, "random seed (data splits, initialisation, batches, sampling noise)", low=0, high=2**32 - 1)
     output: str = opt("models", "folder that receives the run folder")
     run_name: str = opt("", "run folder name (default: derived from the main options)")
-    force: bool = opt(False, "replace an existing run folder of the same name")
+    force: bool = opt(False, "replace an existing run folder of that name (never any other folder)")
 
     def validate(self) -> None:
         check_fields(self)
@@ -189,17 +189,19 @@ class ConvertConfig:
                              "the one with the better mean unseen-signal AUC after AA in the run's metrics",
                      choices=list(SCORE_CHOICES))
     output: str = opt("", "project folder (default: firmware/<run-name>/)")
-    force: bool = opt(False, "replace an existing project folder")
+    force: bool = opt(False, "replace an existing firmware project of that name (never any other folder)")
     rate_khz: list[float] = rate_khz_option([], "rates (kHz) for the score thresholds (default: the run's)")
     fpr: list[float] = fpr_option([], "false-positive rates for the score thresholds (default: the run's)")
-    bx_mhz: str = opt("", "bunch-crossing rate (MHz) for rate -> FPR conversion (default: the run's)",
-                      choices=["", *BX_RATES_MHZ])
+    bx_mhz: str = opt("", "bunch-crossing rate (MHz) for rate -> FPR conversion: " + " or ".join(BX_RATES_MHZ)
+                      + " (default: the run's)")
     n_tb: int = opt(2000, "test-bench events written into the projects and C-simulated", low=1)
     n_hls: int = opt(20000, "events run through hls4ml predict()", low=1)
     no_csim: bool = opt(False, "skip the g++ C simulation of the hls4ml project")
 
     def validate(self) -> None:
         check_fields(self)
+        if self.bx_mhz and self.bx_mhz not in BX_RATES_MHZ:
+            raise AATriggerError(f"--bx-mhz must be one of {', '.join(BX_RATES_MHZ)}, got {self.bx_mhz!r}")
         check_rates(self.rate_khz, self.bx_mhz or "40")
         chosen = set(self.backend)
         if {"vitis", "vivado"} <= chosen:

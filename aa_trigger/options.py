@@ -69,7 +69,9 @@ def _limits_text(m: Any) -> str:
         return ""
     if high is None:
         return f"; {'>' if m['low_open'] else '>='} {low:g}"
-    return f"; {low:g} to {high:g}" if low is not None else f"; <= {high:g}"
+    if low is None:
+        return f"; <= {high:g}"
+    return f"; > {low:g} and <= {high:g}" if m["low_open"] else f"; {low:g} to {high:g}"
 
 
 def check_fields(obj: Any) -> None:
