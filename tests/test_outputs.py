@@ -74,7 +74,9 @@ _RACER = textwrap.dedent("""
 def test_two_jobs_racing_for_one_name_never_replace_each_other(tmp_path):
     final = tmp_path / "run"
     slow = subprocess.Popen([sys.executable, "-c", _RACER, str(final), "slow", "3"], stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # the slow job has checked that the name is free and is working
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(".run.partial-*")) and time.time() < deadline:
+        time.sleep(0.05)  # until the slow job has checked that the name is free and is working
     fast = subprocess.run([sys.executable, "-c", _RACER, str(final), "fast", "0"], capture_output=True, text=True)
     slow_err = slow.communicate(timeout=60)[1]
     assert fast.returncode == 0
