@@ -24,7 +24,25 @@ def main(argv: list[str] | None = None) -> int:
                    help="events for hls4ml predict(), which is slow (default: same as --events)")
     p.add_argument("--scan-trials", type=int, default=0,
                    help="instead: the scan engine's throughput with 1 and 2 Dask workers on N tiny trials")
+    p.add_argument("--calibrate-luts", nargs="+", default=[], metavar="RUN",
+                   help="instead: yosys LUTs of the runs' designs against their adder bits (the scans' LUT estimate)")
     a = p.parse_args(argv)
+
+    if a.calibrate_luts:
+        def calibration() -> Any:
+            from aa_trigger.jobs.benchmark import calibrate_luts
+
+            return calibrate_luts([Path(r) for r in a.calibrate_luts], progress=progress)
+
+        def show_fit(result: Any) -> None:
+            rows, k = result
+            print(f"LUTs per adder output bit: {k:.4f}\n\n| design | adder bits | yosys LUT | estimate | error |")
+            print("|---|---|---|---|---|")
+            for r in rows:
+                est = k * r["adder_bits"]
+                print(f"| {r['design']} | {r['adder_bits']} | {r['LUT']} | {est:.0f} | {100 * (est / r['LUT'] - 1):+.1f}% |")
+
+        return run_verb(calibration, show_fit, "output")
 
     if a.scan_trials:
         def scan_job() -> Any:

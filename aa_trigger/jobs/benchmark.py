@@ -154,3 +154,31 @@ def run_scan_benchmark(n_trials: int, folder: Path, progress: Progress = lambda 
         secs = [t.user_attrs["result"]["seconds"] for t in study.get_trials(deepcopy=False) if "result" in t.user_attrs]
         result.trial_s[workers] = float(np.mean(secs))
     return result
+
+
+def calibrate_luts(run_paths: list[Path], clock_mhz: float = 240.0, progress: Progress = lambda m: None
+                   ) -> tuple[list[dict[str, Any]], float]:
+    """yosys LUTs of every deployable design of the runs against the graph's adder output bits; returns
+    the rows and the least-squares LUTs per adder bit (a line through the origin)."""
+    from aa_trigger import runfolder
+    from aa_trigger.firmware.graph import build_graph
+    from aa_trigger.firmware.parts import resolve_part
+    from aa_trigger.firmware.rtl import project, tools, verilog
+    from aa_trigger.model.vae import DEPLOYABLE_SCORES
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in run_paths:
+            run = runfolder.load_run(path)
+            for score in DEPLOYABLE_SCORES:
+                design = verilog.generate(build_graph(run.aa, run.scaler.input_type, score),
+                                          verilog.levels_per_stage(clock_mhz))
+                folder = Path(tmp) / f"{Path(path).name}-{score}"
+                project.write_project(folder, design, "xcvu9p-flga2104-2L-e", clock_mhz)
+                res = tools.yosys_estimate(folder, resolve_part("xcvu9p"))
+                rows.append({"design": folder.name, "adders": design.adders, "adder_bits": design.adder_bits,
+                             "register_bits": design.register_bits, "LUT": res.counts["LUT"], "FF": res.counts["FF"]})
+                progress(f"{folder.name}: {rows[-1]}")
+    bits = np.array([r["adder_bits"] for r in rows], float)
+    luts = np.array([r["LUT"] for r in rows], float)
+    return rows, float((bits * luts).sum() / (bits * bits).sum())

@@ -71,11 +71,11 @@ def run_scan_job(base: TrainConfig, s: ScanConfig, command: str, progress: Progr
 def _plots(folder: Path, rows: list[dict[str, Any]], dims: list[str], score: str) -> None:
     from aa_trigger.scans import plots, results
 
-    if not any(r["state"] == "COMPLETE" and f"{score}.adders" in r for r in rows):
+    if not any(r["state"] == "COMPLETE" and f"{score}.lut_estimate" in r for r in rows):
         return
     _, table, eff_key, front = results.overview(rows, dims, score)
     cols = [d for d in dims if d != "seed"]
-    plots.pareto_plot(folder, table, eff_key, [f"{score}.adders", f"{score}.latency_ns"], front, cols)
+    plots.pareto_plot(folder, table, eff_key, [f"{score}.lut_estimate", f"{score}.latency_ns"], front, cols)
     metric = eff_key.split(".", 1)[1]
     signals = sorted({k.split(".")[1] for r in rows for k in r if k.startswith(f"{score}.") and k.count(".") >= 2})
     plots.dimension_plots(folder, rows, dims, score, metric, signals)

@@ -59,7 +59,7 @@ def storage_of(s: EngineSettings) -> Any:
 
 
 def open_study(s: EngineSettings, space: Space) -> Any:
-    """Create or reopen the study; two objectives: efficiency at the first working point (max), adders (min)."""
+    """Create or reopen the study; two objectives: efficiency at the first working point (max), LUT estimate (min)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -190,4 +190,4 @@ def _tell(study: Any, trial: Any, result: Any, s: EngineSettings) -> None:
         return
     means = result.mean_unseen[score]
     first_tpr = next((v for k, v in means.items() if k.startswith("tpr_") and not math.isnan(v)), math.nan)
-    study.tell(trial, [first_tpr, float(result.cost[score]["adders"])])
+    study.tell(trial, [first_tpr, float(result.cost[score]["lut_estimate"])])

@@ -35,7 +35,8 @@ def pareto_plot(folder: Path, table: list[dict[str, Any]], eff_key: str, cost_ke
                         ms=7 if i in front else 4)
             ax.annotate(", ".join(f"{d}={e[d]}" for d in dims), (x, y), fontsize=6, xytext=(3, 3),
                         textcoords="offset points")
-        ax.set_xlabel(cost.split(".", 1)[1] + (" (firmware cost)" if "adders" in cost else ""))
+        ax.set_xlabel({"lut_estimate": "LUTs (estimate from the adder bits)", "latency_ns": "latency (ns)"}.get(
+            cost.split(".", 1)[1], cost.split(".", 1)[1]))
         ax.set_ylabel(eff_key.split(".", 1)[1] + " (mean over unseen signals)")
         ax.set_title("scan: mean +- std over seeds; blue: Pareto front", fontsize=9)
         fig.tight_layout()

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from aa_trigger.scans.trial import LUTS_PER_ADDER_BIT
+
 
 def trial_rows(study: Any) -> list[dict[str, Any]]:
     """One row per finished trial: its parameters, state, and per deployable score the mean over
@@ -75,9 +77,10 @@ def overview(rows: list[dict[str, Any]], dims: list[str], score: str
              ) -> tuple[list[str], list[dict[str, Any]], str, set[int]]:
     """Metric keys, the per-configuration table over seeds, the efficiency key, the Pareto front."""
     keys = [f"{score}.auc"] + sorted({k for r in rows for k in r if k.startswith(f"{score}.tpr_")})
-    table = seed_table(rows, dims, keys + [f"{score}.adders", f"{score}.stages", f"{score}.latency_ns"])
+    table = seed_table(rows, dims, keys + [f"{score}.adders", f"{score}.lut_estimate", f"{score}.stages",
+                                           f"{score}.latency_ns"])
     eff_key = next((k for k in keys[1:] if any(not math.isnan(e[k][0]) for e in table)), keys[0])
-    front = set(pareto([(e[eff_key][0], e[f"{score}.adders"][0]) for e in table]))
+    front = set(pareto([(e[eff_key][0], e[f"{score}.lut_estimate"][0]) for e in table]))
     return keys, table, eff_key, front
 
 
@@ -88,12 +91,15 @@ def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, co
     lines = ["# Scan summary", "", f"`{command}`", "",
              f"Deployed score `{score}`; metrics are means over the signals not used in fine-tuning, emulated "
              "bit-exactly; mean +- std over seeds. Pareto front (*): highest "
-             f"`{eff_key.split('.', 1)[1]}` for the fewest adders.", "",
-             "| " + " | ".join(cols + ["seeds"] + [k.split(".", 1)[1] for k in keys] + ["adders", "stages", "Pareto"])
-             + " |", "|" + "---|" * (len(cols) + len(keys) + 4)]
+             f"`{eff_key.split('.', 1)[1]}` for the fewest LUTs (estimate: {LUTS_PER_ADDER_BIT} LUT per adder "
+             "output bit, calibrated against yosys; not a synthesis result).", "",
+             "| " + " | ".join(cols + ["seeds"] + [k.split(".", 1)[1] for k in keys]
+                              + ["adders", "LUT (est.)", "stages", "Pareto"]) + " |",
+             "|" + "---|" * (len(cols) + len(keys) + 5)]
     for i, e in enumerate(table):
         cells = [str(e[c]) for c in cols] + [str(e["seeds"])] + [_fmt(e[k]) for k in keys]
-        cells += [f"{e[f'{score}.adders'][0]:.0f}", f"{e[f'{score}.stages'][0]:.0f}", "*" if i in front else ""]
+        cells += [f"{e[f'{score}.{c}'][0]:.0f}" for c in ("adders", "lut_estimate", "stages")]
+        cells.append("*" if i in front else "")
         lines.append("| " + " | ".join(cells) + " |")
     failed = [r for r in rows if r["state"] == "FAIL"]
     if failed:

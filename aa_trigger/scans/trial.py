@@ -13,6 +13,12 @@ from aa_trigger.config import TrainConfig
 
 _DATA_CACHE: dict[str, Any] = {}  # per worker process: the data set, read once
 
+#: LUTs per adder output bit of the shift-and-add Verilog, an estimate: least squares through the origin
+#: against yosys (synth_xilinx -family xcup, out of context) on the 6 deployable designs of models/reference,
+#: a CICIDS2017 table run and a latent-AA run (8-bit, 240 MHz); residuals -1.8% to +0.8%, and -0.25% on the
+#: default run's sum-mu^2 design held out. `python -m aa_trigger.benchmark --calibrate-luts RUN ...` redoes it.
+LUTS_PER_ADDER_BIT = 1.022
+
 
 @dataclass
 class TrialResult:
@@ -59,7 +65,9 @@ def _cost(graph: Any, clock_mhz: float) -> dict[str, float]:
     from aa_trigger.firmware.rtl import verilog
 
     design = verilog.generate(graph, verilog.levels_per_stage(clock_mhz))
-    return {"adders": design.adders, "adder_bits": design.adder_bits, "stages": design.latency_cycles,
+    return {"adders": design.adders, "adder_bits": design.adder_bits,
+            "lut_estimate": round(LUTS_PER_ADDER_BIT * design.adder_bits), "register_bits": design.register_bits,
+            "stages": design.latency_cycles,
             "latency_ns": design.latency_cycles * 1000.0 / clock_mhz,
             "nonzero_weights": int(sum(np.count_nonzero(n.kernel) for n in graph.dense))}
 

@@ -138,6 +138,7 @@ class Pipeline:
         self._n = 0
         self.adders = 0  # two-input adders of the constant products and sum trees (not the rounding)
         self.adder_bits = 0  # their summed output widths
+        self.register_bits = 0  # flip-flops: every register's width
 
     def stage(self, level: int) -> int:
         """The pipeline stage (counted from the current block's input registers) computing a level."""
@@ -160,6 +161,7 @@ class Pipeline:
         name = self._name(prefix)
         self.body.append(f"    reg signed [{sbits(lo, hi) - 1}:0] {name};")
         self.body.append(f"    always @(posedge clk) {name} <= {expr};")
+        self.register_bits += sbits(lo, hi)
         return Value(name, lo, hi, 0)
 
     def at(self, v: Value, stage: int) -> str:
@@ -172,6 +174,7 @@ class Pipeline:
             name = f"{v.name}_d{stage}"
             self.body.append(f"    reg signed [{v.width - 1}:0] {name};")
             self.body.append(f"    always @(posedge clk) {name} <= {prev};")
+            self.register_bits += v.width
             v.delayed[stage] = name
         return v.delayed[stage]
 

@@ -49,6 +49,7 @@ class RTLDesign:
     stages: list[str]  # what each pipeline stage computes
     adders: int = 0  # two-input adders (shift-and-add products and sum trees; rounding not counted)
     adder_bits: int = 0  # their summed output widths
+    register_bits: int = 0  # flip-flops
 
 
 def _block_stages(name: str, pipe: Pipeline, last_level: int, what_last: str) -> list[str]:
@@ -149,4 +150,4 @@ def generate(graph: FixedGraph, levels: int = 3) -> RTLDesign:
     lines += [f"    output wire signed [{out.width - 1}:0] score", ");"] + pipe.body
     lines += [f"    assign score = {out.name};", "endmodule", ""]
     return RTLDesign("\n".join(lines), len(stages), w_in, graph.n_features, out.width, frac, levels, stages,
-                     pipe.adders, pipe.adder_bits)
+                     pipe.adders, pipe.adder_bits, pipe.register_bits)
