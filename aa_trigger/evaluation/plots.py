@@ -11,7 +11,8 @@ from aa_trigger.evaluation import metrics
 from aa_trigger.model.scores import SCORES
 
 
-def _plt():
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg back end."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,7 +21,9 @@ def _plt():
     return plt
 
 
-def _save(plt: Any, fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Lay out, write as PNG, close."""
+    plt = pyplot()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -29,7 +32,7 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
 
 def score_distributions(folder: Path, stages: dict[str, tuple[dict, dict]]) -> list[Path]:
     """One PNG per score: background vs each signal, one panel per stage (plain, AA)."""
-    plt = _plt()
+    plt = pyplot()
     written = []
     for name in SCORES:
         fig, axes = plt.subplots(1, len(stages), figsize=(6 * len(stages), 4.5), squeeze=False)
@@ -49,13 +52,13 @@ def score_distributions(folder: Path, stages: dict[str, tuple[dict, dict]]) -> l
             ax.set_xlabel(f"{name} score")
             ax.set_title(f"{stage}: {SCORES[name]}", fontsize=8)
             ax.legend(fontsize=7)
-        written.append(_save(plt, fig, folder / f"scores_{name}.png"))
+        written.append(save_figure(fig, folder / f"scores_{name}.png"))
     return written
 
 
 def roc_curves(folder: Path, stages: dict[str, tuple[dict, dict]], fpr_marks: list[float]) -> list[Path]:
     """One PNG per score: ROC (log FPR) per signal, dashed before AA, solid after."""
-    plt = _plt()
+    plt = pyplot()
     written = []
     styles = dict(zip(stages, ["--", "-"]))
     for name in SCORES:
@@ -74,5 +77,5 @@ def roc_curves(folder: Path, stages: dict[str, tuple[dict, dict]], fpr_marks: li
         ax.set_ylabel("signal efficiency")
         ax.set_title(SCORES[name], fontsize=9)
         ax.legend(fontsize=6, loc="upper left")
-        written.append(_save(plt, fig, folder / f"roc_{name}.png"))
+        written.append(save_figure(fig, folder / f"roc_{name}.png"))
     return written

@@ -104,5 +104,3 @@ def _export_best(study: Any, base: TrainConfig, space: Any, folder: Path, progre
 def command_line(argv: list[str]) -> str:
     return "python -m aa_trigger.scan " + shlex.join(argv)
 
-
-__all__ = ["AATriggerError", "ScanResult", "run_scan_job", "command_line"]

@@ -42,8 +42,6 @@ class EngineSettings:
 
 
 def storage_of(s: EngineSettings) -> Any:
-    import optuna
-
     if not s.storage:
         return f"sqlite:///{(s.folder / 'study.db').resolve()}"
     if s.storage.startswith("journal:"):
@@ -54,7 +52,6 @@ def storage_of(s: EngineSettings) -> Any:
     if "://" not in s.storage:
         raise AATriggerError(f"--storage {s.storage!r}: give a database URL (sqlite:///..., postgresql://...) or "
                              "journal:PATH")
-    del optuna
     return s.storage
 
 
@@ -166,7 +163,7 @@ def run_scan(base: TrainConfig, space: Space, s: EngineSettings, progress: Progr
                 _tell(study, trial, result, s)
                 done += 1
             left = len(queue) + len(running)
-            eta = (time.time() - t0) / max(done + failed, 1) * left / max(slots, 1) * slots
+            eta = (time.time() - t0) / max(done + failed, 1) * left  # wall time per finished trial
             progress(f"scan: {done} done, {len(running)} running, {failed} failed, {len(queue)} queued; "
                      f"about {eta / 60:.1f} min left")
             if queue:

@@ -9,20 +9,13 @@ from typing import Any
 
 import numpy as np
 
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from aa_trigger.evaluation.plots import pyplot, save_figure
 
 
 def pareto_plot(folder: Path, table: list[dict[str, Any]], eff_key: str, cost_keys: list[str], front: set[int],
                 dims: list[str]) -> list[Path]:
     """Efficiency (mean +- std over seeds) against each cost; Pareto points ringed."""
-    plt = _plt()
+    plt = pyplot()
     out = []
     for cost in cost_keys:
         fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -39,11 +32,7 @@ def pareto_plot(folder: Path, table: list[dict[str, Any]], eff_key: str, cost_ke
             cost.split(".", 1)[1], cost.split(".", 1)[1]))
         ax.set_ylabel(eff_key.split(".", 1)[1] + " (mean over unseen signals)")
         ax.set_title("scan: mean +- std over seeds; blue: Pareto front", fontsize=9)
-        fig.tight_layout()
-        path = folder / f"pareto_{cost.split('.', 1)[1]}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        out.append(path)
+        out.append(save_figure(fig, folder / f"pareto_{cost.split('.', 1)[1]}.png"))
     return out
 
 
@@ -51,7 +40,7 @@ def dimension_plots(folder: Path, rows: list[dict[str, Any]], dims: list[str], s
                     signals: list[str]) -> list[Path]:
     """Per numeric dimension: each signal's ``metric`` against the dimension's value, mean and a band of
     +- one standard deviation over the trials with that value (seeds and the other dimensions)."""
-    plt = _plt()
+    plt = pyplot()
     done = [r for r in rows if r["state"] == "COMPLETE"]
     out = []
     for dim in (d for d in dims if d != "seed"):
@@ -71,9 +60,5 @@ def dimension_plots(folder: Path, rows: list[dict[str, Any]], dims: list[str], s
         ax.set_ylabel(f"{metric} ({score}, emulated firmware)")
         ax.set_title(f"{dim} scan: mean +- std over seeds and the other dimensions", fontsize=9)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = folder / f"scan_{dim}_{metric}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        out.append(path)
+        out.append(save_figure(fig, folder / f"scan_{dim}_{metric}.png"))
     return out
