@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scan-trials", type=int, default=0,
                    help="instead: the scan engine's throughput with 1 and 2 Dask workers on N tiny trials")
     p.add_argument("--calibrate-luts", nargs="+", default=[], metavar="RUN",
-                   help="instead: yosys LUTs of the runs' designs against their adder bits (the scans' LUT estimate)")
+                   help="instead: yosys LUTs of the designs of run folders or scan trials (SCAN/graphs/trial-N.json) "
+                        "against their adder bits (the scans' LUT estimate)")
     a = p.parse_args(argv)
 
     if a.calibrate_luts:
@@ -36,11 +37,15 @@ def main(argv: list[str] | None = None) -> int:
 
         def show_fit(result: Any) -> None:
             rows, k = result
-            print(f"LUTs per adder output bit: {k:.4f}\n\n| design | adder bits | yosys LUT | estimate | error |")
-            print("|---|---|---|---|---|")
+            from aa_trigger.scans.trial import LUTS_PER_ADDER_BIT as used
+
+            print(f"LUTs per adder output bit, fitted here: {k:.4f} (the scans use {used})\n")
+            print("| design | bits | adder bits | yosys LUT | fit here | error | scans' estimate | error |")
+            print("|---|---|---|---|---|---|---|---|")
             for r in rows:
-                est = k * r["adder_bits"]
-                print(f"| {r['design']} | {r['adder_bits']} | {r['LUT']} | {est:.0f} | {100 * (est / r['LUT'] - 1):+.1f}% |")
+                est, cur = k * r["adder_bits"], used * r["adder_bits"]
+                print(f"| {r['design']} | {r['bits']} | {r['adder_bits']} | {r['LUT']} | {est:.0f} | "
+                      f"{100 * (est / r['LUT'] - 1):+.1f}% | {cur:.0f} | {100 * (cur / r['LUT'] - 1):+.1f}% |")
 
         return run_verb(calibration, show_fit, "output")
 

@@ -188,6 +188,9 @@ class ConvertConfig:
     score: str = opt("auto", "latent score in firmware: mu2 (sum mu^2, AXOL1TL), surrogate (learned head), or auto: "
                              "the one with the better mean unseen-signal AUC after AA in the run's metrics",
                      choices=list(SCORE_CHOICES))
+    score_from: str = opt("", "with --score auto: choose from a scan folder instead of the run's own metrics: the "
+                              "score with the higher mean over seeds of the mean unseen-signal efficiency at the "
+                              "scan's first resolved trigger rate, over the scan's trials of this run's configuration")
     output: str = opt("", "project folder (default: firmware/<run-name>/)")
     force: bool = opt(False, "replace an existing firmware project of that name (never any other folder)")
     rate_khz: list[float] = rate_khz_option([], "rates (kHz) for the score thresholds (default: the run's)")
@@ -237,6 +240,11 @@ class ScanConfig:
                            "(default: study.db in the scan folder)")
     threads: int = opt(1, "TensorFlow threads per trial", low=1)
     clock_mhz: float = opt(240.0, "clock for the register stages of the firmware cost", low=0.0, low_open=True)
+    estimate: str = opt("linear", "firmware cost: every trial gets the linear LUT estimate from its adder bits; "
+                                  "yosys also synthesises one trial of each Pareto configuration with yosys "
+                                  "(out of context, minutes each; kept in yosys/ of the scan folder)",
+                        choices=["linear", "yosys"])
+    part: str = opt("xcvu9p", "with --estimate yosys: FPGA part (its family selects the yosys cell library)")
     objective_score: str = opt("mu2", "deployed score whose efficiency is the objective",
                                choices=["mu2", "surrogate"])
     scan_dir: str = opt("scans", "folder that receives the scan folder")
@@ -248,6 +256,10 @@ class ScanConfig:
         check_fields(self)
         if self.scan_name:
             check_name(self.scan_name, "--scan-name")
+        if self.estimate == "yosys":
+            from aa_trigger.firmware.parts import resolve_part
+
+            resolve_part(self.part)
         if self.sampler != "grid" and self.trials < 1:
             raise AATriggerError(f"--sampler {self.sampler} needs --trials N")
 

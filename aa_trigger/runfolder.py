@@ -113,11 +113,13 @@ def save_run(folder: Path, cfg: "TrainConfig", mcfg: ModelConfig, data: "Dataset
 
 
 def environment() -> dict[str, Any]:
-    """What float results can depend on beyond seed and inputs: the CPU's vector instructions (oneDNN and
-    Eigen pick kernels by them), oneDNN on or off, and TensorFlow's thread counts."""
+    """What float results can depend on beyond seed and inputs: the CPU's vector instructions (oneDNN picks
+    kernels by them up to ``ONEDNN_MAX_CPU_ISA``; numpy's by ``NPY_DISABLE_CPU_FEATURES``), oneDNN graph
+    rewrites on or off, and TensorFlow's thread counts."""
     import os
 
-    info: dict[str, Any] = {"cpu_count": os.cpu_count(), "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
+    info: dict[str, Any] = {"cpu_count": os.cpu_count(), **{k: os.environ.get(k) for k in (
+        "ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "NPY_DISABLE_CPU_FEATURES")}}
     with contextlib.suppress(OSError):
         text = Path("/proc/cpuinfo").read_text()
         model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), None)

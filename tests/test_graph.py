@@ -72,3 +72,36 @@ def test_output_types_must_be_what_every_back_end_implements():
     with pytest.raises(AATriggerError, match="not supported"):
         Dense("d", np.ones((2, 1), np.int64), np.zeros(1, np.int64), QuantSpec("bits", 8, 1), QuantSpec("bits", 8, 3),
               False, Truncating("bits", 8, 3))
+
+
+@pytest.mark.parametrize("score", ["mu2", "surrogate"])
+def test_graph_survives_json(reference_graph, golden, score, assert_bit_exact):
+    """A scan keeps each trial's integer graph as JSON: read back, it computes the same scores and Verilog."""
+    import json
+
+    from aa_trigger.firmware import emulator
+    from aa_trigger.firmware.graph import graph_from_dict, graph_to_dict
+    from aa_trigger.firmware.rtl import verilog
+
+    g = reference_graph(score)
+    back = graph_from_dict(json.loads(json.dumps(graph_to_dict(g))))
+    assert back.input_type == g.input_type and back.score == g.score
+    assert_bit_exact(score, emulator.score(back, golden["x_int"]), emulator.score(g, golden["x_int"]))
+    assert verilog.generate(back).verilog == verilog.generate(g).verilog
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(format=9), "graph format 9"),
+    (lambda d: d["nodes"][0].update(kernel=[[1.5]]), "kernel is not a 2-d array of integers"),
+    (lambda d: d["nodes"][0].update(kernel_q=["bits", 8]), "kernel_q is not"),
+    (lambda d: d["nodes"].append({"conv": 1}), "neither dense nor sum_squares"),
+    (lambda d: d.update(input_type=[8, 4]), "input_type is not"),
+])
+def test_broken_graph_json_is_one_line(reference_graph, change, message):
+    from aa_trigger.errors import AATriggerError
+    from aa_trigger.firmware.graph import graph_from_dict, graph_to_dict
+
+    d = graph_to_dict(reference_graph("mu2"))
+    change(d)
+    with pytest.raises(AATriggerError, match=message):
+        graph_from_dict(d, "trial-0.json")

@@ -67,25 +67,51 @@ def test_local_cluster_scan_resumes_and_reproduces(tmp_path):
     for f in ("trials.csv", "trials.parquet", "summary.md", "study.db", "scan.json", "pareto_lut_estimate.png",
               "pareto_latency_ns.png", "scan_lambda_max_tpr_400kHz.png"):
         assert (folder / f).is_file(), f
+    import pandas as pd
+
     from aa_trigger.runfolder import load_run
 
     best = [p for p in folder.iterdir() if p.name.startswith("best-")]
     assert len(best) == 1 and load_run(best[0]).model_config.quantize == 6  # ready for convert
+    from aa_trigger.scans.choice import score_from_scan
+
+    run = load_run(best[0])
+    score, why = score_from_scan(folder, run.config, ("mu2", "surrogate"))
+    rows = pd.read_csv(folder / "trials.csv")
+    mine = rows[rows.lambda_max == float(run.config["lambda_max"])]
+    expect = max(("mu2", "surrogate"), key=lambda s: (mine[f"{s}.tpr_400kHz"].mean(), s == "mu2"))
+    assert score == expect and "over 2 seed(s)" in why, why
+    with pytest.raises(AATriggerError, match="no completed trial of this run's configuration"):
+        score_from_scan(folder, {**run.config, "kl_weight": 7.0}, ("mu2", "surrogate"))
     summary = (folder / "summary.md").read_text()
     assert "| lambda_max | seeds |" in summary and " +- " in summary
-    first = (folder / "trials.csv").read_text()
-    again = _scan(tmp_path, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "2")
-    assert again.returncode == 0 and "scan: 0 trials to run" in again.stderr
+    header = (folder / "trials.csv").read_text().splitlines()[0]
+    assert "recon.auc" in header and "recon.lut_estimate" not in header  # the float full VAE, for comparison
+    assert sorted(p.name for p in (folder / "graphs").iterdir()) == [f"trial-{i}.json" for i in range(4)]
+    again = _scan(tmp_path, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "2", "--estimate", "yosys")
+    assert again.returncode == 0 and "scan: 0 trials to run" in again.stderr, again.stderr[-3000:]
+    assert "yosys: synthesising" in again.stderr and "| yosys LUT |" in again.stdout
+    synthesised = list((folder / "yosys").iterdir())
+    assert synthesised and all(json.loads(p.read_text())["lut"] > 0 for p in synthesised)
+    third = _scan(tmp_path, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "1", "--estimate", "yosys")
+    assert third.returncode == 0 and "yosys: synthesising" not in third.stderr  # kept, not redone
+    assert "yosys_lut" in (folder / "trials.csv").read_text()
     other = tmp_path / "other"
     fresh = _scan(other, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "1")
     assert fresh.returncode == 0, fresh.stderr[-3000:]
-    import pandas as pd
 
     a = pd.read_csv(folder / "trials.csv").sort_values(["lambda_max", "seed"]).drop(columns=["trial", "seconds"])
+    a = a[[c for c in a.columns if ".yosys_" not in c]]
     b = pd.read_csv(other / "scans" / "s" / "trials.csv").sort_values(["lambda_max", "seed"]).drop(
         columns=["trial", "seconds"])
     assert a.reset_index(drop=True).equals(b.reset_index(drop=True)), (a, b)
-    assert first == (folder / "trials.csv").read_text()
+
+
+@pytest.mark.slow
+def test_a_float_scan_completes_without_firmware_cost(tmp_path):
+    res = _scan(tmp_path, "--grid", "lambda-max=0,1", "--quantize", "0", "--workers", "1")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "(2 completed, 0 failed)" in res.stdout and "of a float model (no firmware" in res.stdout
 
 
 @pytest.mark.slow

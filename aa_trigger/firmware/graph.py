@@ -198,3 +198,67 @@ def score_type(graph: FixedGraph) -> FixedType:
         return sum_squares_type(prev.out_type, prev.n_out)
     lo, hi, frac = intervals(graph)[-1]
     return exact_type(lo, hi, frac)
+
+
+GRAPH_FORMAT = 1
+
+
+def graph_to_dict(graph: FixedGraph) -> dict[str, Any]:
+    """The integer graph as plain JSON values (the float weights stay behind): enough for every
+    fixed-point consumer (emulator, Verilog, cost); :func:`graph_from_dict` reads it back."""
+    def spec(q: QuantSpec | None) -> list[Any] | None:
+        return None if q is None else [q.kind, q.bits, q.integer]
+
+    nodes: list[dict[str, Any]] = []
+    for n in graph.nodes:
+        if isinstance(n, Dense):
+            nodes.append({"dense": n.name, "kernel": n.kernel.tolist(), "bias": n.bias.tolist(),
+                          "kernel_q": spec(n.kernel_q), "bias_q": spec(n.bias_q), "relu": n.relu,
+                          "out_q": spec(n.out_q), "act_name": n.act_name})
+        else:
+            nodes.append({"sum_squares": n.name})
+    t = graph.input_type
+    return {"format": GRAPH_FORMAT, "input_name": graph.input_name, "n_features": graph.n_features,
+            "input_type": [t.width, t.int_bits, t.signed, t.rounding, t.saturation], "score": graph.score, "nodes": nodes}
+
+
+def graph_from_dict(d: dict[str, Any], where: Any = "graph") -> FixedGraph:
+    """Read :func:`graph_to_dict`'s output back, checking every field it uses."""
+    from aa_trigger.jsonio import field
+
+    if field(d, "format", int, where) != GRAPH_FORMAT:
+        raise AATriggerError(f"{where}: graph format {d['format']} is not {GRAPH_FORMAT}")
+
+    def spec(q: Any, name: str) -> QuantSpec | None:
+        if q is None:
+            return None
+        if not (isinstance(q, list) and len(q) == 3 and isinstance(q[0], str)
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in q[1:])):
+            raise AATriggerError(f"{where}: {name} is not [kind, bits, integer]")
+        return QuantSpec(q[0], q[1], q[2])
+
+    def ints(v: Any, ndim: int, name: str) -> np.ndarray:
+        a = np.asarray(v, dtype=object)
+        if a.ndim != ndim or not all(isinstance(x, int) and not isinstance(x, bool) for x in a.ravel()):
+            raise AATriggerError(f"{where}: {name} is not a {ndim}-d array of integers")
+        return a.astype(np.int64)
+
+    nodes: list[Node] = []
+    for i, n in enumerate(field(d, "nodes", list, where)):
+        if isinstance(n, dict) and "dense" in n:
+            name = field(n, "dense", str, where)
+            q = spec(n.get("kernel_q"), f"{name}.kernel_q"), spec(n.get("bias_q"), f"{name}.bias_q")
+            if q[0] is None or q[1] is None:
+                raise AATriggerError(f"{where}: {name} has no weight types")
+            nodes.append(Dense(name, ints(n.get("kernel"), 2, f"{name}.kernel"), ints(n.get("bias"), 1, f"{name}.bias"),
+                               q[0], q[1], field(n, "relu", bool, where), spec(n.get("out_q"), f"{name}.out_q"),
+                               field(n, "act_name", str, where)))
+        elif isinstance(n, dict) and "sum_squares" in n:
+            nodes.append(SumSquares(field(n, "sum_squares", str, where)))
+        else:
+            raise AATriggerError(f"{where}: node {i} is neither dense nor sum_squares")
+    t = field(d, "input_type", list, where)
+    if [type(v) for v in t] != [int, int, bool, str, str]:
+        raise AATriggerError(f"{where}: input_type is not [width, int_bits, signed, rounding, saturation]")
+    return FixedGraph(field(d, "input_name", str, where), FixedType(*t),
+                      field(d, "n_features", int, where), nodes, field(d, "score", str, where))

@@ -156,29 +156,39 @@ def run_scan_benchmark(n_trials: int, folder: Path, progress: Progress = lambda 
     return result
 
 
-def calibrate_luts(run_paths: list[Path], clock_mhz: float = 240.0, progress: Progress = lambda m: None
-                   ) -> tuple[list[dict[str, Any]], float]:
-    """yosys LUTs of every deployable design of the runs against the graph's adder output bits; returns
-    the rows and the least-squares LUTs per adder bit (a line through the origin)."""
+def _designs(path: Path) -> list[tuple[str, Any]]:
+    """(name, graph) of every deployable design of a run folder, or of a scan trial's graphs file."""
     from aa_trigger import runfolder
-    from aa_trigger.firmware.graph import build_graph
-    from aa_trigger.firmware.parts import resolve_part
-    from aa_trigger.firmware.rtl import project, tools, verilog
+    from aa_trigger.firmware.graph import build_graph, graph_from_dict
+    from aa_trigger.jsonio import read_json
     from aa_trigger.model.vae import DEPLOYABLE_SCORES
 
+    if path.is_file():
+        graphs = read_json(path)
+        if not isinstance(graphs, dict):
+            raise AATriggerError(f"{path}: expected a scan trial's graphs (a JSON object by score)")
+        return [(f"{path.parent.parent.name}-{path.stem}-{score}", graph_from_dict(g, path))
+                for score, g in graphs.items()]
+    run = runfolder.load_run(path)
+    return [(f"{path.name}-{score}", build_graph(run.aa, run.scaler.input_type, score))
+            for score in DEPLOYABLE_SCORES]
+
+
+def calibrate_luts(paths: list[Path], clock_mhz: float = 240.0, progress: Progress = lambda m: None
+                   ) -> tuple[list[dict[str, Any]], float]:
+    """yosys LUTs of every deployable design of run folders (or scan trials' ``graphs/trial-N.json``)
+    against the graph's adder output bits; returns the rows and the least-squares LUTs per adder bit
+    (a line through the origin)."""
+    from aa_trigger.firmware.rtl.estimate import synthesise
+
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for path in run_paths:
-            run = runfolder.load_run(path)
-            for score in DEPLOYABLE_SCORES:
-                design = verilog.generate(build_graph(run.aa, run.scaler.input_type, score),
-                                          verilog.levels_per_stage(clock_mhz))
-                folder = Path(tmp) / f"{Path(path).name}-{score}"
-                project.write_project(folder, design, "xcvu9p-flga2104-2L-e", clock_mhz)
-                res = tools.yosys_estimate(folder, resolve_part("xcvu9p"))
-                rows.append({"design": folder.name, "adders": design.adders, "adder_bits": design.adder_bits,
-                             "register_bits": design.register_bits, "LUT": res.counts["LUT"], "FF": res.counts["FF"]})
-                progress(f"{folder.name}: {rows[-1]}")
+    for path in paths:
+        for name, graph in _designs(Path(path)):
+            design, res = synthesise(graph, clock_mhz)
+            bits = graph.dense[0].kernel_q.bits
+            rows.append({"design": name, "bits": bits, "adders": design.adders, "adder_bits": design.adder_bits,
+                         "register_bits": design.register_bits, "LUT": res.counts["LUT"], "FF": res.counts["FF"]})
+            progress(f"{name}: {rows[-1]}")
     bits = np.array([r["adder_bits"] for r in rows], float)
     luts = np.array([r["LUT"] for r in rows], float)
     return rows, float((bits * luts).sum() / (bits * bits).sum())

@@ -36,10 +36,17 @@ def newest_run(root: Path = Path("models")) -> Path:
     return max(runs, key=lambda p: (p / "provenance.json").stat().st_mtime)
 
 
-def choose_score(run: runfolder.Run, score: str) -> tuple[str, str]:
-    """Resolve ``auto`` to the deployable score with the better mean unseen-signal AUC after AA."""
+def choose_score(run: runfolder.Run, score: str, scan: str = "") -> tuple[str, str]:
+    """Resolve ``auto`` to the deployable score with the better mean unseen-signal AUC after AA, or with
+    ``scan`` the better mean over the scan's seeds."""
     if score != "auto":
+        if scan:
+            raise AATriggerError("--score-from needs --score auto")
         return score, "chosen with --score"
+    if scan:
+        from aa_trigger.scans.choice import score_from_scan
+
+        return score_from_scan(Path(scan), run.config, DEPLOYABLE_SCORES)
     if run.metrics is None:
         return "mu2", "default (the run has no metrics.json)"
     aucs = {s: mean_unseen_auc(run.metrics["aa"], s) for s in DEPLOYABLE_SCORES}
@@ -178,7 +185,7 @@ def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> Conv
     check_output(out, run_path, cfg.force)
     run = runfolder.load_run(run_path)
     working_points_of(cfg, run)  # a bad rate fails before any work
-    score, why = choose_score(run, cfg.score)
+    score, why = choose_score(run, cfg.score, cfg.score_from)
     graph = fgraph.build_graph(run.aa, run.scaler.input_type, score)
     progress(f"run {run_path}: deploying encoder + {score} ({why}) to {part.full} with {', '.join(cfg.backend)}")
     bg, sig, saturated = run_test_events(run, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -46,6 +47,10 @@ def run_scan_job(base: TrainConfig, s: ScanConfig, command: str, progress: Progr
 
     base.validate()
     s.validate()
+    if s.estimate == "yosys" and shutil.which("yosys") is None:
+        from aa_trigger.firmware.rtl.tools import INSTALL_HINT
+
+        raise AATriggerError(f"--estimate yosys: yosys not found; {INSTALL_HINT}")
     space = scan_space(s)
     name = s.scan_name or "scan-" + "-".join(space.dims)
     folder = Path(s.scan_dir) / name
@@ -59,7 +64,15 @@ def run_scan_job(base: TrainConfig, s: ScanConfig, command: str, progress: Progr
                                       "dimensions": space.texts})
     study = engine.run_scan(base, space, settings, progress)
     rows = results.trial_rows(study)
-    summary = results.summary_markdown(rows, list(space.dims), s.objective_score, command)
+    synthesis = {}
+    if s.estimate == "yosys":
+        from aa_trigger.scans.synthesis import synthesise_front
+
+        with engine.dask_client(settings) as client:
+            synthesis = synthesise_front(folder, rows, list(space.dims), s.objective_score, client, s.clock_mhz,
+                                         s.part, progress)
+        results.add_synthesis(rows, synthesis, s.objective_score)
+    summary = results.summary_markdown(rows, list(space.dims), s.objective_score, command, synthesis)
     results.write_outputs(folder, rows, summary)
     _plots(folder, rows, list(space.dims), s.objective_score)
     if s.export_best:

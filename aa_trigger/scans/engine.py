@@ -16,7 +16,8 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from aa_trigger.config import TrainConfig
 from aa_trigger.errors import AATriggerError
@@ -56,7 +57,7 @@ def storage_of(s: EngineSettings) -> Any:
 
 
 def open_study(s: EngineSettings, space: Space) -> Any:
-    """Create or reopen the study; two objectives: efficiency at the first working point (max), LUT estimate (min)."""
+    """Create or reopen the study; two objectives: efficiency at the first resolved trigger rate (max), LUT estimate (min)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -98,17 +99,23 @@ def pending_points(study: Any, space: Space, s: EngineSettings) -> list[dict[str
     return [None] * max(0, s.n_trials - len(done))
 
 
-def _client(s: EngineSettings) -> tuple[Any, Any]:
+@contextmanager
+def dask_client(s: EngineSettings) -> Iterator[Any]:
+    """A client of the existing cluster at ``s.scheduler``, or of a local cluster of single-threaded
+    worker processes, closed on exit."""
     from distributed import Client, LocalCluster
 
     if s.scheduler:
         try:
-            return Client(s.scheduler, timeout=10), None
+            client = Client(s.scheduler, timeout=10)
         except (OSError, TimeoutError) as exc:
             raise AATriggerError(f"--scheduler {s.scheduler}: cannot connect ({exc})") from None
-    cluster = LocalCluster(n_workers=s.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=50)
-    return Client(cluster), cluster
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=s.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=50) as cluster, Client(cluster) as client:
+        yield client
 
 
 def _ask(study: Any, space: Space, point: dict[str, str] | None) -> Any:
@@ -119,10 +126,7 @@ def _ask(study: Any, space: Space, point: dict[str, str] | None) -> Any:
 
 def run_scan(base: TrainConfig, space: Space, s: EngineSettings, progress: Progress) -> Any:
     """Run every pending trial on the Dask workers; returns the study."""
-    from distributed import as_completed
     from optuna.trial import TrialState
-
-    from aa_trigger.scans.trial import run_trial
 
     study = open_study(s, space)
     stale = recover_stale(study)
@@ -134,57 +138,82 @@ def run_scan(base: TrainConfig, space: Space, s: EngineSettings, progress: Progr
                                                     if stale else ""))
     if not todo:
         return study
-    client, cluster = _client(s)
     running: dict[Any, Any] = {}
-    t0, done, failed = time.time(), 0, 0
-    try:
-        slots = max(1, len(client.scheduler_info()["workers"]))
-        queue = list(todo)
-        pool = as_completed()
-
-        def submit() -> None:
-            trial = _ask(study, space, queue.pop(0))
-            cfg = trial_config(base, space.values(trial.params))
-            fut = client.submit(run_trial, cfg, base, s.threads, s.clock_mhz, pure=False)
-            running[fut] = trial
-            pool.add(fut)
-
-        while queue and len(running) < slots:
-            submit()
-        for fut in pool:
-            trial = running.pop(fut)
-            try:
-                result = fut.result()
-            except Exception as exc:  # the trial raised in its worker: record it and go on
-                trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    with dask_client(s) as client:
+        try:
+            _run_all(study, space, base, s, client, todo, running, progress)
+        finally:
+            for trial in running.values():  # interrupted: the points run again next time
                 study.tell(trial, state=TrialState.FAIL)
-                failed += 1
-            else:
-                _tell(study, trial, result, s)
-                done += 1
-            left = len(queue) + len(running)
-            eta = (time.time() - t0) / max(done + failed, 1) * left  # wall time per finished trial
-            progress(f"scan: {done} done, {len(running)} running, {failed} failed, {len(queue)} queued; "
-                     f"about {eta / 60:.1f} min left")
-            if queue:
-                submit()
-    finally:
-        for trial in running.values():  # interrupted: the points run again next time
-            study.tell(trial, state=TrialState.FAIL)
-        client.close()
-        if cluster is not None:
-            cluster.close()
     return study
 
 
-def _tell(study: Any, trial: Any, result: Any, s: EngineSettings) -> None:
-    from aa_trigger.jsonio import jsonable
+def _run_all(study: Any, space: Space, base: TrainConfig, s: EngineSettings, client: Any,
+             todo: list[dict[str, str] | None], running: dict[Any, Any], progress: Progress) -> None:
+    """Keep every worker busy with one trial until ``todo`` is done; ``running`` holds the trials in flight."""
+    from distributed import as_completed
+    from optuna.trial import TrialState
 
-    trial.set_user_attr("result", jsonable(result))
-    score = s.score if s.score in result.mean_unseen else next(iter(result.mean_unseen), None)
-    if score is None:  # a float model: no deployable graph, no firmware objectives
-        study.tell(trial, [math.nan, math.nan])
-        return
+    from aa_trigger.scans.trial import run_trial
+
+    t0, done, failed = time.time(), 0, 0
+    slots = max(1, len(client.scheduler_info()["workers"]))
+    queue = list(todo)
+    pool = as_completed()
+
+    def submit() -> None:
+        trial = _ask(study, space, queue.pop(0))
+        cfg = trial_config(base, space.values(trial.params))
+        fut = client.submit(run_trial, cfg, base, s.threads, s.clock_mhz, pure=False)
+        running[fut] = trial
+        pool.add(fut)
+
+    while queue and len(running) < slots:
+        submit()
+    for fut in pool:
+        trial = running.pop(fut)
+        try:
+            result = fut.result()
+        except Exception as exc:  # the trial raised in its worker: record it and go on
+            trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            study.tell(trial, state=TrialState.FAIL)
+            failed += 1
+        else:
+            _tell(study, trial, result, s)
+            done += 1
+        left = len(queue) + len(running)
+        eta = (time.time() - t0) / max(done + failed, 1) * left  # wall time per finished trial
+        progress(f"scan: {done} done, {len(running)} running, {failed} failed, {len(queue)} queued; "
+                 f"about {eta / 60:.1f} min left")
+        if queue:
+            submit()
+
+
+def graph_file(folder: Path, number: int) -> Path:
+    """Where a trial's deployable integer graphs are kept (for --estimate yosys and later inspection)."""
+    return folder / "graphs" / f"trial-{number}.json"
+
+
+def _tell(study: Any, trial: Any, result: Any, s: EngineSettings) -> None:
+    from dataclasses import replace
+
+    from aa_trigger.jsonio import jsonable, write_json
+    from aa_trigger.scans.results import efficiency_order
+
+    if result.graphs:
+        path = graph_file(s.folder, trial.number)
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        write_json(tmp, result.graphs)
+        tmp.replace(path)
+    attrs = jsonable(replace(result, graphs={}))
+    del attrs["graphs"]
+    trial.set_user_attr("result", attrs)
+    score = s.score if s.score in result.mean_unseen else next(iter(result.mean_unseen))
     means = result.mean_unseen[score]
-    first_tpr = next((v for k, v in means.items() if k.startswith("tpr_") and not math.isnan(v)), math.nan)
-    study.tell(trial, [first_tpr, float(result.cost[score]["lut_estimate"])])
+    # the first trigger rate (then FPR) the background sample resolves, else the AUC
+    name = next((k for k in efficiency_order(means) if not math.isnan(means[k])), "auc")
+    value = means[name]
+    trial.set_user_attr("objective", f"{score}.{name}")
+    cost = result.cost.get(score, {}).get("lut_estimate", math.inf)  # a float model has no firmware
+    study.tell(trial, [value if not math.isnan(value) else -math.inf, float(cost)])

@@ -12,6 +12,12 @@ import numpy as np
 from aa_trigger.scans.trial import LUTS_PER_ADDER_BIT
 
 
+def efficiency_order(keys: Any) -> list[str]:
+    """Efficiency metric names (``tpr_...``), trigger rates first, then FPRs, each in the given order:
+    the first one the background resolves is the scan's objective."""
+    return sorted((k for k in keys if k.split(".")[-1].startswith("tpr_")), key=lambda k: ".tpr_fpr_" in f".{k}")
+
+
 def trial_rows(study: Any) -> list[dict[str, Any]]:
     """One row per finished trial: its parameters, state, and per deployable score the mean over
     signals unseen in fine-tuning of every metric, and the firmware cost."""
@@ -23,7 +29,7 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
         result = t.user_attrs.get("result") or {}
         for score, means in (result.get("mean_unseen") or {}).items():
             row.update({f"{score}.{k}": (math.nan if v is None else v) for k, v in means.items()})
-            row.update({f"{score}.{k}": v for k, v in result["cost"][score].items()})
+            row.update({f"{score}.{k}": v for k, v in (result.get("cost") or {}).get(score, {}).items()})
             for sig, values in result["metrics"][score].items():
                 row.update({f"{score}.{sig}.{k}": (math.nan if v is None else v) for k, v in values.items()})
         row["seconds"] = result.get("seconds", math.nan)
@@ -73,24 +79,60 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _count(v: float) -> str:
+    return "n/a" if math.isnan(v) or math.isinf(v) else f"{v:.0f}"
+
+
 def overview(rows: list[dict[str, Any]], dims: list[str], score: str
              ) -> tuple[list[str], list[dict[str, Any]], str, set[int]]:
     """Metric keys, the per-configuration table over seeds, the efficiency key, the Pareto front."""
-    keys = [f"{score}.auc"] + sorted({k for r in rows for k in r if k.startswith(f"{score}.tpr_")})
+    tprs = dict.fromkeys(k for r in rows for k in r if k.startswith(f"{score}.tpr_"))  # working-point order
+    keys = [f"{score}.auc"] + efficiency_order(tprs)
     table = seed_table(rows, dims, keys + [f"{score}.adders", f"{score}.lut_estimate", f"{score}.stages",
                                            f"{score}.latency_ns"])
-    eff_key = next((k for k in keys[1:] if any(not math.isnan(e[k][0]) for e in table)), keys[0])
+    eff_key = next((k for k in keys[1:] if any(not math.isnan(e[k][0]) for e in table)), keys[0])  # as the engine
     front = set(pareto([(e[eff_key][0], e[f"{score}.lut_estimate"][0]) for e in table]))
     return keys, table, eff_key, front
 
 
-def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, command: str) -> str:
-    """The scan's summary: per configuration mean +- std over seeds, the Pareto front, failed trials."""
+def add_synthesis(rows: list[dict[str, Any]], synthesis: dict[int, dict[str, Any]], score: str) -> None:
+    """Put the yosys results of the synthesised trials into their rows (``{score}.yosys_lut`` ...)."""
+    for r in rows:
+        for k, v in synthesis.get(r["trial"], {}).items():
+            if k in ("lut", "ff", "dsp", "carry", "logic_depth"):
+                r[f"{score}.yosys_{k}"] = math.nan if v is None else v
+
+
+def _synthesis_lines(rows: list[dict[str, Any]], dims: list[str], score: str,
+                     synthesis: dict[int, dict[str, Any]]) -> list[str]:
+    if not synthesis:
+        return []
+    by_trial = {r["trial"]: r for r in rows}
+    how = next(iter(synthesis.values()))["how"]
+    lines = ["", f"Pareto configurations synthesised ({how}); one trial each, the seed with the median LUT "
+             "estimate:", "", "| " + " | ".join(dims + ["trial", "LUT (est.)", "yosys LUT", "est. error", "FF",
+                                                      "DSP", "CARRY", "logic depth"]) + " |",
+             "|" + "---|" * (len(dims) + 8)]
+    for number, y in sorted(synthesis.items()):
+        r = by_trial[number]
+        est = r[f"{score}.lut_estimate"]
+        lines.append("| " + " | ".join([str(r.get(d)) for d in dims] + [
+            f"#{number}", f"{est:.0f}", str(y["lut"]), f"{100 * (est / y['lut'] - 1):+.1f}%" if y["lut"] else "n/a",
+            str(y["ff"]), str(y["dsp"]), str(y["carry"]), str(y["logic_depth"])]) + " |")
+    return lines
+
+
+def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, command: str,
+                     synthesis: dict[int, dict[str, Any]] | None = None) -> str:
+    """The scan's summary: per configuration mean +- std over seeds, the Pareto front, the yosys
+    results of the synthesised Pareto trials, failed trials."""
     keys, table, eff_key, front = overview(rows, dims, score)
     cols = [d for d in dims if d != "seed"]
     lines = ["# Scan summary", "", f"`{command}`", "",
-             f"Deployed score `{score}`; metrics are means over the signals not used in fine-tuning, emulated "
-             "bit-exactly; mean +- std over seeds. Pareto front (*): highest "
+             (f"Deployed score `{score}`; metrics are means over the signals not used in fine-tuning, emulated "
+              "bit-exactly" if any(f"{score}.lut_estimate" in r for r in rows) else
+              f"Score `{score}` of a float model (no firmware; computed in float); metrics are means over the "
+              "signals not used in fine-tuning") + "; mean +- std over seeds. Pareto front (*): highest "
              f"`{eff_key.split('.', 1)[1]}` for the fewest LUTs (estimate: {LUTS_PER_ADDER_BIT} LUT per adder "
              "output bit, calibrated against yosys; not a synthesis result).", "",
              "| " + " | ".join(cols + ["seeds"] + [k.split(".", 1)[1] for k in keys]
@@ -98,9 +140,10 @@ def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, co
              "|" + "---|" * (len(cols) + len(keys) + 5)]
     for i, e in enumerate(table):
         cells = [str(e[c]) for c in cols] + [str(e["seeds"])] + [_fmt(e[k]) for k in keys]
-        cells += [f"{e[f'{score}.{c}'][0]:.0f}" for c in ("adders", "lut_estimate", "stages")]
+        cells += [_count(e[f"{score}.{c}"][0]) for c in ("adders", "lut_estimate", "stages")]
         cells.append("*" if i in front else "")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _synthesis_lines(rows, dims, score, synthesis or {})
     failed = [r for r in rows if r["state"] == "FAIL"]
     if failed:
         lines += ["", f"{len(failed)} failed trial(s): " + "; ".join(

@@ -24,11 +24,12 @@ LUTS_PER_ADDER_BIT = 1.022
 class TrialResult:
     """Objectives and cost of one trial; ``metrics[score][signal]`` holds AUC and efficiencies."""
 
-    metrics: dict[str, dict[str, dict[str, float]]]
+    metrics: dict[str, dict[str, dict[str, float]]]  # deployed scores (bit-exact), and "recon" (float full VAE)
     mean_unseen: dict[str, dict[str, float]]  # score -> metric -> mean over signals unseen in fine-tuning
-    cost: dict[str, dict[str, float]]  # score -> adders, adder_bits, stages, nonzero_weights
+    cost: dict[str, dict[str, float]]  # deployed score -> adders, adder_bits, stages, nonzero_weights
     seconds: float
     finetune_signals: list[str] = field(default_factory=list)
+    graphs: dict[str, dict[str, Any]] = field(default_factory=dict)  # score -> graph_to_dict (kept in the folder)
 
 
 def set_threads(threads: int) -> None:
@@ -77,8 +78,9 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
     scores as the firmware computes them."""
     from aa_trigger.evaluation import metrics as m
     from aa_trigger.firmware import emulator
-    from aa_trigger.firmware.graph import build_graph
+    from aa_trigger.firmware.graph import build_graph, graph_to_dict
     from aa_trigger.jobs.train import seed_everything, train_stages
+    from aa_trigger.model.scores import compute_scores
     from aa_trigger.model.vae import DEPLOYABLE_SCORES, KIND_DEFAULTS, ModelConfig
 
     t0 = time.time()
@@ -90,16 +92,27 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
                        KIND_DEFAULTS[data.kind][2])
     _, parts, _ = train_stages(mcfg, cfg, data, {}, lambda msg: None)
     points = cfg.working_points()
-    out, means, cost = {}, {}, {}
-    for score in DEPLOYABLE_SCORES if cfg.quantize else ():
-        graph = build_graph(parts, data.scaler.input_type, score)
-        bg = emulator.score(graph, data.int_test)
-        per = {}
-        for sig, x in data.int_signals_test.items():
-            s = emulator.score(graph, x)
-            per[sig] = {"auc": m.auc(bg, s), **{p.key: m.tpr_at_fpr(bg, s, p.fpr) for p in points}}
+    out, means, cost, graphs = {}, {}, {}, {}
+
+    def measure(score: str, bg: np.ndarray, signals: dict[str, np.ndarray]) -> None:
+        per = {sig: {"auc": m.auc(bg, s), **{p.key: m.tpr_at_fpr(bg, s, p.fpr) for p in points}}
+               for sig, s in signals.items()}
         out[score] = per
         unseen = [v for k, v in per.items() if k not in data.finetune_signals]
-        means[score] = {k: float(np.mean([u[k] for u in unseen])) if unseen else float("nan") for k in per[sig]}
+        keys = next(iter(per.values())).keys()
+        means[score] = {k: float(np.mean([u[k] for u in unseen])) if unseen else float("nan") for k in keys}
+
+    for score in DEPLOYABLE_SCORES if cfg.quantize else ():
+        graph = build_graph(parts, data.scaler.input_type, score)
+        measure(score, emulator.score(graph, data.int_test),
+                {sig: emulator.score(graph, x) for sig, x in data.int_signals_test.items()})
         cost[score] = _cost(graph, clock_mhz)
-    return TrialResult(out, means, cost, time.time() - t0, list(data.finetune_signals))
+        graphs[score] = graph_to_dict(graph)
+    # the full VAE's reconstruction error (float, not deployable): what AA acts on, for comparison; for a
+    # float model also its encoder-only scores
+    floats = ("recon",) if cfg.quantize else ("recon", *DEPLOYABLE_SCORES)
+    bg = compute_scores(parts, data.x_test)
+    sig = {k: compute_scores(parts, x) for k, x in data.signals_test.items()}
+    for score in floats:
+        measure(score, bg[score], {k: v[score] for k, v in sig.items()})
+    return TrialResult(out, means, cost, time.time() - t0, list(data.finetune_signals), graphs)
