@@ -105,6 +105,16 @@ class TrainConfig:
     clip: float = opt(200.0, "per-event clip of the anomaly error in the AA term")
     aa_target: str = opt("recon", "what the AA term pushes up on anomalies: 'recon' (reconstruction error, "
                                     "the paper) or 'latent' (the deployable sum mu^2)", choices=["recon", "latent"])
+    aa_loss: str = opt("clip", "AA term: 'clip' (the paper: minus lambda times the mean clipped anomaly error) or "
+                               "'margin' (a hinge in log space: anomalies are pushed above the background score's "
+                               "quantile at the first trigger rate, re-measured each epoch; the penalty stops once an "
+                               "anomaly would fire the trigger)", choices=["clip", "margin"])
+    margin: float = opt(0.5, "with --aa-loss margin: how far above the background quantile, in log of the score",
+                        low=0.0)
+    bg_anchor: float = opt(0.0, "keep the background VAE loss during AA within this factor of its pretrained value "
+                                "(a penalty of --anchor-weight times the relative excess; 0: off)", low=0.0)
+    anchor_weight: float = opt(10.0, "with --bg-anchor: weight of the anchor penalty, in units of the pretrained "
+                                     "background loss", low=0.0)
     rate_khz: list[float] = rate_khz_option([1.0, 5.0, 10.0], "trigger rates (kHz) at which to report the signal "
                                                                "efficiency")
     fpr: list[float] = fpr_option([1e-5], "background false-positive rates at which to report the signal efficiency")
@@ -143,9 +153,17 @@ class TrainConfig:
             raise AATriggerError("--lambda-max and --kl-weight must be >= 0, --clip and --learning-rate > 0")
         if self.quantize:
             Quantisation.uniform(self.quantize)
+        if 0 < self.bg_anchor <= 1:
+            raise AATriggerError(f"--bg-anchor is a factor above the pretrained loss: 0 (off) or > 1, got "
+                                 f"{self.bg_anchor}")
         if self.latent > 64:
             raise AATriggerError(f"--latent must be between 1 and 64, got {self.latent}")
         check_rates(self.rate_khz, self.bx_mhz)
+
+    def target_fpr(self) -> float:
+        """The working point the margin loss aims at: the first trigger rate, else the first FPR."""
+        points = self.working_points()
+        return next((p.fpr for p in points if p.rate_khz is not None), points[0].fpr)
 
     @property
     def bx_rate_khz(self) -> float:
@@ -158,7 +176,9 @@ class TrainConfig:
         q = f"q{self.quantize}" if self.quantize else "float"
         ft = "+".join(self.finetune) if self.data else self.finetune_signal
         ft = "".join(c if c.isalnum() or c in "+-_" else "_" for c in ft)[:40]
-        return f"vae-{q}-l{self.latent}-aa-{ft}-{self.aa_target}-s{self.seed}"
+        variant = ("" if self.aa_loss == "clip" else f"-{self.aa_loss}") + (f"-anchor{self.bg_anchor:g}"
+                                                                             if self.bg_anchor else "")
+        return f"vae-{q}-l{self.latent}-aa-{ft}-{self.aa_target}{variant}-s{self.seed}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -65,7 +65,7 @@ def test_local_cluster_scan_resumes_and_reproduces(tmp_path):
     assert "scan: 4 trials to run" in res.stderr and "(4 completed, 0 failed)" in res.stdout
     folder = tmp_path / "scans" / "s"
     for f in ("trials.csv", "trials.parquet", "summary.md", "study.db", "scan.json", "pareto_lut_estimate.png",
-              "pareto_latency_ns.png", "scan_lambda_max_tpr_400kHz.png"):
+              "pareto_latency_ns.png", "scan_lambda_max_mu2_tpr_400kHz.png", "scan_lambda_max_recon_auc.png"):
         assert (folder / f).is_file(), f
     import pandas as pd
 

@@ -35,6 +35,22 @@ def test_aa_loss_sign_and_clipping():
     assert float(loss0) == pytest.approx(15.0)
 
 
+def test_margin_term_stops_above_the_threshold():
+    from aa_trigger.model.training import margin_term
+
+    log_thr = float(np.log(100.0))
+    assert float(margin_term(tf.constant([100.0 * np.exp(0.5) * 1.01, 1e4]), log_thr, 0.5)) == 0.0
+    below = float(margin_term(tf.constant([10.0, 1e4]), log_thr, 0.5))
+    assert below == pytest.approx((np.log(100.0) + 0.5 - np.log(10.0)) / 2, rel=1e-5)
+
+
+def test_anchor_term():
+    from aa_trigger.model.training import anchor_term
+
+    assert float(anchor_term(tf.constant(30.0), 20.0, 2.0)) == 0.0
+    assert float(anchor_term(tf.constant(50.0), 20.0, 2.0)) == pytest.approx(0.5)
+
+
 def _data(n=4096, d=12, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, d)).astype(np.float32)
@@ -55,6 +71,32 @@ def test_training_is_deterministic(quantize):
         assert np.array_equal(a, b)
     assert runs[0][0][0]["lambda"] == 0.0 and runs[0][0][1]["lambda"] == 1.0
     assert runs[0][0][1]["aa_term_anom"] > 0
+
+
+def _finetune(**kw):
+    cfg = ModelConfig(n_features=12, widths=[8], latent=3, quantize=0, surrogate_width=4, recon="mse")
+    tf.keras.utils.set_random_seed(2)
+    parts = VAEParts.build(cfg)
+    train_vae(parts, _data(), TrainConfig(epochs_pretrain=3, batch_size=256, seed=2))
+    s = TrainConfig(epochs_finetune=8, batch_size=256, anomaly_fraction=0.1, seed=2, learning_rate=1e-2, **kw)
+    return train_vae(parts, _data(), s, x_anom=_data(512, seed=1) * 0.2)
+
+
+def test_background_anchor_keeps_the_background_loss_near_its_pretrained_value():
+    free = _finetune(lambda_max=5.0, clip=1e6)
+    anchored = _finetune(lambda_max=5.0, clip=1e6, bg_anchor=1.2, anchor_weight=100.0)
+    ref = anchored[-1]["anchor_reference"]
+    assert free[-1]["vae_loss_bg"] > 1.5 * ref  # AA alone trades background loss for the anomalies
+    assert anchored[-1]["vae_loss_bg"] < 1.35 * ref, (anchored[-1], ref)
+    assert all("anchor_excess" in row for row in anchored)
+
+
+def test_margin_loss_logs_its_threshold_and_is_deterministic():
+    a = _finetune(lambda_max=2.0, aa_loss="margin", margin=0.5, rate_khz=[400.0])
+    b = _finetune(lambda_max=2.0, aa_loss="margin", margin=0.5, rate_khz=[400.0])
+    assert a == b
+    assert all(row["margin_threshold"] > 0 and row["margin_fpr"] == pytest.approx(0.01) for row in a)
+    assert a[0]["aa_term_anom"] > 0  # the anomalies start below the background's quantile
 
 
 def test_save_reload_identity(tmp_path):

@@ -114,6 +114,7 @@ class ScanBenchmark:
     trials: int
     trial_s: dict[int, float] = field(default_factory=dict)  # workers -> mean seconds inside run_trial
     wall_s: dict[int, float] = field(default_factory=dict)  # workers -> wall seconds of the scan
+    plain_s: dict[int, float] = field(default_factory=dict)  # processes -> wall seconds without any engine
 
     def markdown(self) -> str:
         lines = [f"Scan engine benchmark: {self.trials} tiny single-threaded trials per run", "",
@@ -126,6 +127,10 @@ class ScanBenchmark:
                          f"({100 * over / inside:.0f}% of a trial) |")
         if 1 in self.wall_s and 2 in self.wall_s:
             lines += ["", f"throughput with 2 workers: {self.wall_s[1] / self.wall_s[2]:.2f}x one worker"]
+        if 1 in self.plain_s and 2 in self.plain_s:
+            lines += [f"the same trials in 1 and 2 plain Python processes, no engine: {self.plain_s[1]:.1f} s and "
+                      f"{self.plain_s[2]:.1f} s, {self.plain_s[1] / self.plain_s[2]:.2f}x (this machine's ceiling "
+                      "for two concurrent trials)"]
         return "\n".join(lines)
 
 
@@ -153,7 +158,38 @@ def run_scan_benchmark(n_trials: int, folder: Path, progress: Progress = lambda 
         result.wall_s[workers] = time.perf_counter() - t
         secs = [t.user_attrs["result"]["seconds"] for t in study.get_trials(deepcopy=False) if "result" in t.user_attrs]
         result.trial_s[workers] = float(np.mean(secs))
+    for processes in (1, 2):
+        result.plain_s[processes] = _plain_processes(base, n_trials, processes)
     return result
+
+
+_PLAIN = """
+import json, sys
+from dataclasses import replace
+from aa_trigger.config import TrainConfig
+from aa_trigger.scans.trial import run_trial
+base = TrainConfig(**json.loads(sys.argv[1]))
+for seed in json.loads(sys.argv[2]):
+    run_trial(replace(base, seed=seed), base)
+"""
+
+
+def _plain_processes(base: Any, n_trials: int, processes: int) -> float:
+    """Wall seconds of the trials split over ``processes`` concurrent Python processes, without Dask or
+    Optuna: what the machine itself gives (a measurement, not a way to run scans)."""
+    import json
+    import subprocess
+    import sys
+
+    seeds = [list(range(n_trials))[i::processes] for i in range(processes)]
+    t = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", _PLAIN, json.dumps(base.to_dict()), json.dumps(s)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for s in seeds]
+    errors = [p.communicate()[1] for p in procs]
+    if any(p.returncode for p in procs):
+        raise AATriggerError("plain trial process failed: " + next(e for e, p in zip(errors, procs) if p.returncode)
+                             .decode(errors="replace").strip().splitlines()[-1])
+    return time.perf_counter() - t
 
 
 def _designs(path: Path) -> list[tuple[str, Any]]:

@@ -84,14 +84,17 @@ def run_scan_job(base: TrainConfig, s: ScanConfig, command: str, progress: Progr
 def _plots(folder: Path, rows: list[dict[str, Any]], dims: list[str], score: str) -> None:
     from aa_trigger.scans import plots, results
 
-    if not any(r["state"] == "COMPLETE" and f"{score}.lut_estimate" in r for r in rows):
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    if not done:
         return
     _, table, eff_key, front = results.overview(rows, dims, score)
-    cols = [d for d in dims if d != "seed"]
-    plots.pareto_plot(folder, table, eff_key, [f"{score}.lut_estimate", f"{score}.latency_ns"], front, cols)
-    metric = eff_key.split(".", 1)[1]
-    signals = sorted({k.split(".")[1] for r in rows for k in r if k.startswith(f"{score}.") and k.count(".") >= 2})
-    plots.dimension_plots(folder, rows, dims, score, metric, signals)
+    if any(f"{score}.lut_estimate" in r for r in done):
+        cols = [d for d in dims if d != "seed"]
+        plots.pareto_plot(folder, table, eff_key, [f"{score}.lut_estimate", f"{score}.latency_ns"], front, cols)
+    for name in results.scores_of(done):
+        signals = sorted({k.split(".")[1] for r in done for k in r if k.startswith(f"{name}.") and k.count(".") >= 2})
+        for metric in dict.fromkeys(["auc", eff_key.split(".", 1)[1]]):
+            plots.dimension_plots(folder, rows, dims, name, metric, signals)
 
 
 def _export_best(study: Any, base: TrainConfig, space: Any, folder: Path, progress: Progress) -> Path:

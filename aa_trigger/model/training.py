@@ -4,11 +4,20 @@ Stage 1 minimises the VAE loss on background, per event
 ``L_VAE = sum_i (x_i - xhat_i)^2 + beta * KL(q(z|x) || N(0, I))``.
 
 Stage 2 (Anomaly Awareness, Khosa & Sanz; Banda, Khosa, Sanz 2025) mixes a fraction of
-labelled anomalies into every batch and minimises
-``mean_bg(L_VAE) - lambda_e * mean_anom(min(E(x), clip))`` where ``E`` is the
-reconstruction error (``aa_target="recon"``, the paper) or the deployable latent score
-sum mu^2 (``aa_target="latent"``), and ``lambda_e`` rises linearly from 0 at the first
-fine-tuning epoch to ``lambda_max`` at the last.
+labelled anomalies into every batch and minimises ``mean_bg(L_VAE) + lambda_e * T`` where
+``lambda_e`` rises linearly from 0 at the first fine-tuning epoch to ``lambda_max`` at the last,
+``E`` is the reconstruction error (``aa_target="recon"``, the paper) or the deployable latent
+score sum mu^2 (``aa_target="latent"``), and the AA term ``T`` is
+
+* ``aa_loss="clip"`` (the paper): ``-mean_anom(min(E(x), clip))``;
+* ``aa_loss="margin"``: ``mean_anom(relu(log q + margin - log E(x)))`` with ``q`` the background's
+  ``E`` quantile at the target trigger rate, re-measured on training background before each
+  epoch: the penalty stops once an anomaly would fire the trigger, so AA no longer buys
+  anomalies far above threshold with background loss.
+
+With ``bg_anchor = k > 1`` the loss also gets ``anchor_weight * L0 * relu(mean_bg(L_VAE) / L0 - k)``,
+``L0`` the pretrained model's background loss: background reconstruction stays within ``k``
+times its pretrained value.
 
 All randomness is seeded: batches come from a numpy generator, the reparametrisation noise
 from ``tf.random.stateless_normal`` keyed by (seed, step).
@@ -62,11 +71,49 @@ def _losses(parts: VAEParts, training: bool, x, eps):
 
 
 def aa_loss(vae_bg, err_anom, lam: float, clip: float):
-    """Anomaly-Awareness loss: mean background VAE loss minus lambda times the clipped anomaly error."""
+    """The paper's Anomaly-Awareness loss: mean background VAE loss minus lambda times the clipped
+    anomaly error; returns (loss, the clipped anomaly error's mean)."""
     import tensorflow as tf
 
     aa_term = tf.reduce_mean(tf.minimum(err_anom, clip)) if err_anom.shape[0] else tf.constant(0.0)
     return tf.reduce_mean(vae_bg) - lam * aa_term, aa_term
+
+
+def margin_term(err_anom, log_threshold, margin: float):
+    """Mean hinge in log space: zero for every anomaly whose score is above ``exp(log_threshold + margin)``."""
+    import tensorflow as tf
+
+    log_err = tf.math.log(tf.maximum(tf.cast(err_anom, tf.float32), 1e-6))
+    return tf.reduce_mean(tf.nn.relu(log_threshold + margin - log_err))
+
+
+def anchor_term(vae_bg_mean, reference: float, factor: float):
+    """``relu(mean / reference - factor)``: how far the background loss has left its anchor."""
+    import tensorflow as tf
+
+    return tf.nn.relu(vae_bg_mean / reference - factor)
+
+
+MARGIN_SAMPLE = 200_000  # training background events on which the margin's quantile is measured
+
+
+def _background_scores(parts: VAEParts, x: np.ndarray, target: str) -> np.ndarray:
+    """The AA target's score of background (z = mu): reconstruction error, or sum mu^2."""
+    mu, _ = parts.encoder.predict(x, batch_size=16384, verbose=0)
+    if target == "latent":
+        return np.sum(mu.astype(np.float64) ** 2, axis=1)
+    xhat = parts.decoder.predict(mu, batch_size=16384, verbose=0)
+    return reconstruction_error(x.astype(np.float64), xhat.astype(np.float64), parts.config.recon, np)
+
+
+def margin_log_threshold(parts: VAEParts, x: np.ndarray, target: str, fpr: float) -> tuple[float, float]:
+    """log of the background quantile at ``fpr`` (or at 10 events above it when the sample is too small
+    to resolve ``fpr``) and the FPR actually used."""
+    from aa_trigger.evaluation.metrics import threshold_at_fpr
+
+    scores = _background_scores(parts, x, target)
+    used = max(fpr, 10.0 / len(scores))
+    return float(np.log(max(threshold_at_fpr(scores, used), 1e-6))), used
 
 
 def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.ndarray | None = None,
@@ -88,46 +135,71 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.nd
     latent = parts.config.latent
     seed_base = tf.constant([s.seed, 2 if aa else 1], tf.int64)
 
+    sample = x_bg[:MARGIN_SAMPLE]
+    eps0 = tf.random.stateless_normal((len(sample), latent), tf.constant([s.seed, 5], tf.int64))
+    reference = 1.0
+    if aa and s.bg_anchor:  # the pretrained model's background VAE loss, the anchor's unit
+        r0, k0, _ = _losses(parts, False, tf.constant(sample), eps0)
+        reference = max(float(tf.reduce_mean(r0 + s.kl_weight * k0)), 1e-6)
+    margin = aa and s.aa_loss == "margin"
+
     @tf.function
-    def step(xb, xa, lam, step_no):
+    def step(xb, xa, lam, step_no, log_thr):
         key = tf.stack([seed_base[0] * 1_000_003 + step_no, seed_base[1]])
         eps_b = tf.random.stateless_normal((tf.shape(xb)[0], latent), key)
         eps_a = tf.random.stateless_normal((tf.shape(xa)[0], latent), key + tf.constant([0, 17], tf.int64))
         with tf.GradientTape() as tape:
             recon, kl, _ = _losses(parts, True, xb, eps_b)
             vae = recon + s.kl_weight * kl
+            anchor = tf.constant(0.0)
             if aa:
                 r_a, _, mu2_a = _losses(parts, True, xa, eps_a)
                 err = r_a if s.aa_target == "recon" else mu2_a
-                loss, aa_term = aa_loss(vae, err, lam, s.clip)
+                if margin:
+                    aa_term = margin_term(err, log_thr, s.margin)
+                    loss = tf.reduce_mean(vae) + lam * aa_term
+                else:
+                    loss, aa_term = aa_loss(vae, err, lam, s.clip)
+                if s.bg_anchor:
+                    anchor = anchor_term(tf.reduce_mean(vae), reference, s.bg_anchor)
+                    loss += s.anchor_weight * reference * anchor
             else:
                 loss, aa_term = tf.reduce_mean(vae), tf.constant(0.0)
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))
-        return tf.reduce_mean(vae), tf.reduce_mean(recon), tf.reduce_mean(kl), aa_term
+        return tf.reduce_mean(vae), tf.reduce_mean(recon), tf.reduce_mean(kl), aa_term, anchor, loss
 
     history = []
     step_no = 0
     xa_empty = np.zeros((0, x_bg.shape[1]), np.float32)
     for epoch in range(epochs):
         lam = schedule(epoch)
+        log_thr, used_fpr = (margin_log_threshold(parts, sample, s.aa_target, s.target_fpr()) if margin
+                             else (0.0, float("nan")))
         order = rng.permutation(len(x_bg))
-        sums = np.zeros(4)
+        sums = np.zeros(6)
         n_steps = 0
         for start in range(0, len(order) - n_bg_batch + 1, n_bg_batch):
             xb = x_bg[order[start:start + n_bg_batch]]
             xa = x_anom[rng.integers(0, len(x_anom), n_anom_batch)] if aa else xa_empty
-            out = step(tf.constant(xb), tf.constant(xa), tf.constant(lam, tf.float32), tf.constant(step_no, tf.int64))
+            out = step(tf.constant(xb), tf.constant(xa), tf.constant(lam, tf.float32), tf.constant(step_no, tf.int64),
+                       tf.constant(log_thr, tf.float32))
             sums += [float(v) for v in out]
             n_steps += 1
             step_no += 1
-        vae, recon, kl, aa_term = sums / max(n_steps, 1)
+        vae, recon, kl, aa_term, anchor, total = sums / max(n_steps, 1)
         row = {"stage": stage, "epoch": epoch, "lambda": lam, "vae_loss_bg": vae, "recon_bg": recon,
-               "kl_bg": kl, "aa_term_anom": aa_term, "total": vae - lam * aa_term}
+               "kl_bg": kl, "aa_term_anom": aa_term, "total": total}
+        if margin:
+            row.update(margin_threshold=float(np.exp(log_thr)), margin_fpr=used_fpr)
+        if aa and s.bg_anchor:
+            row.update(anchor_excess=anchor, anchor_reference=reference)
         history.append(row)
         if progress:
+            extra = f"  threshold={np.exp(log_thr):.4g}" if margin else ""
+            extra += f"  anchor excess={anchor:.3f}" if aa and s.bg_anchor else ""
             progress(f"[{stage}] epoch {epoch + 1}/{epochs}  lambda={lam:.3g}  vae_bg={vae:.3f} "
-                     f"(recon {recon:.3f}, kl {kl:.3f})  aa_anom={aa_term:.3f}")
+                     f"(recon {recon:.3f}, kl {kl:.3f})  aa_anom={aa_term:.3f}{extra}")
     return history
 
 

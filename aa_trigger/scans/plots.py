@@ -57,8 +57,10 @@ def dimension_plots(folder: Path, rows: list[dict[str, Any]], dims: list[str], s
             line = ax.plot(xs, mean, "o-", label=sig)[0]
             ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
         ax.set_xlabel(dim)
-        ax.set_ylabel(f"{metric} ({score}, emulated firmware)")
+        how = "float full VAE" if score == "recon" else "emulated firmware" if any(
+            f"{score}.lut_estimate" in r for r in done) else "float model"
+        ax.set_ylabel(f"{metric} ({score}, {how})")
         ax.set_title(f"{dim} scan: mean +- std over seeds and the other dimensions", fontsize=9)
         ax.legend(fontsize=7)
-        out.append(save_figure(fig, folder / f"scan_{dim}_{metric}.png"))
+        out.append(save_figure(fig, folder / f"scan_{dim}_{score}_{metric}.png"))
     return out

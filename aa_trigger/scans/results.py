@@ -18,6 +18,11 @@ def efficiency_order(keys: Any) -> list[str]:
     return sorted((k for k in keys if k.split(".")[-1].startswith("tpr_")), key=lambda k: ".tpr_fpr_" in f".{k}")
 
 
+def scores_of(rows: list[dict[str, Any]]) -> list[str]:
+    """The scores the trials measured (deployed ones first, then the float full VAE's ``recon``)."""
+    return list(dict.fromkeys(k.split(".")[0] for r in rows for k in r if k.endswith(".auc") and k.count(".") == 1))
+
+
 def trial_rows(study: Any) -> list[dict[str, Any]]:
     """One row per finished trial: its parameters, state, and per deployable score the mean over
     signals unseen in fine-tuning of every metric, and the firmware cost."""
@@ -122,6 +127,21 @@ def _synthesis_lines(rows: list[dict[str, Any]], dims: list[str], score: str,
     return lines
 
 
+def _scores_lines(rows: list[dict[str, Any]], dims: list[str], metric: str) -> list[str]:
+    """Every score side by side per configuration: mean unseen AUC and efficiency, mean +- std over seeds."""
+    names = scores_of([r for r in rows if r["state"] == "COMPLETE"])
+    keys = [f"{n}.{m}" for n in names for m in dict.fromkeys(["auc", metric])]
+    table = seed_table(rows, dims, keys)
+    cols = [d for d in dims if d != "seed"]
+    lines = ["", "Every score (deployed ones emulated bit-exactly; `recon` is the float full VAE, not deployable), "
+             "means over the unseen signals, mean +- std over seeds:", "",
+             "| " + " | ".join(cols + ["seeds"] + keys) + " |", "|" + "---|" * (len(cols) + 1 + len(keys))]
+    for e in table:
+        lines.append("| " + " | ".join([str(e[c]) for c in cols] + [str(e["seeds"])] + [_fmt(e[k]) for k in keys])
+                     + " |")
+    return lines
+
+
 def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, command: str,
                      synthesis: dict[int, dict[str, Any]] | None = None) -> str:
     """The scan's summary: per configuration mean +- std over seeds, the Pareto front, the yosys
@@ -144,6 +164,7 @@ def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, co
         cells.append("*" if i in front else "")
         lines.append("| " + " | ".join(cells) + " |")
     lines += _synthesis_lines(rows, dims, score, synthesis or {})
+    lines += _scores_lines(rows, dims, eff_key.split(".", 1)[1])
     failed = [r for r in rows if r["state"] == "FAIL"]
     if failed:
         lines += ["", f"{len(failed)} failed trial(s): " + "; ".join(
