@@ -18,7 +18,7 @@ from aa_trigger.cli import Parser, progress, run_verb
 def main(argv: list[str] | None = None) -> int:
     p = Parser("python -m aa_trigger.benchmark", __doc__.split("\n\n")[1])
     p.add_argument("--run", default="", help="run folder (default: the newest under models/)")
-    p.add_argument("--score", default="mu2", choices=["mu2", "surrogate"], help="deployed score (default: mu2)")
+    p.add_argument("--score", default="mu2", choices=["mu2", "surrogate", "wmu2"], help="deployed score (default: mu2)")
     p.add_argument("--events", type=int, default=100_000, help="events per emulator (default: 100000)")
     p.add_argument("--hls-events", type=int, default=0,
                    help="events for hls4ml predict(), which is slow (default: same as --events)")

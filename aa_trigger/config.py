@@ -21,7 +21,7 @@ BX_RATES_MHZ = {"40": 40.0, "28.61": 28.61}
 BACKENDS = {"vitis": "Vitis", "vivado": "Vivado", "rtl": "RTL"}
 STRATEGIES = ("Latency", "Resource")
 IO_TYPES = ("io_parallel", "io_stream")
-SCORE_CHOICES = ("auto", "mu2", "surrogate", "rz")
+SCORE_CHOICES = ("auto", "mu2", "surrogate", "wmu2", "rz")
 
 
 def _kind_defaults(what: str) -> str:
@@ -106,10 +106,10 @@ class TrainConfig:
     aa_target: str = opt("recon", "what the AA term pushes up on anomalies: 'recon' (reconstruction error, "
                                     "the paper) or 'latent' (the deployable sum mu^2)", choices=["recon", "latent"])
     aa_loss: str = opt("clip", "AA term: 'clip' (the paper: minus lambda times the mean clipped anomaly error) or "
-                               "'margin' (a hinge in log space: anomalies are pushed above the background score's "
-                               "quantile at the first trigger rate, re-measured each epoch; the penalty stops once an "
-                               "anomaly would fire the trigger)", choices=["clip", "margin"])
-    margin: float = opt(0.5, "with --aa-loss margin: how far above the background quantile, in log of the score",
+                               "'margin' (a hinge: anomalies are pushed above the background score's quantile at "
+                               "the first trigger rate, re-measured each epoch, times exp(--margin); the penalty "
+                               "stops once an anomaly would fire the trigger)", choices=["clip", "margin"])
+    margin: float = opt(0.0, "with --aa-loss margin: how far above the background quantile, in log of the score",
                         low=0.0)
     bg_anchor: float = opt(0.0, "keep the background VAE loss during AA within this factor of its pretrained value "
                                 "(a penalty of --anchor-weight times the relative excess; 0: off)", low=0.0)
@@ -205,7 +205,8 @@ class ConvertConfig:
     reuse_factor: int = opt(1, "hls4ml reuse factor (1: fully parallel)", low=1)
     strategy: str = opt("Latency", "hls4ml strategy", choices=list(STRATEGIES))
     io_type: str = opt("io_parallel", "hls4ml io type", choices=list(IO_TYPES))
-    score: str = opt("auto", "latent score in firmware: mu2 (sum mu^2, AXOL1TL), surrogate (learned head), or auto: "
+    score: str = opt("auto", "latent score in firmware: mu2 (sum mu^2, AXOL1TL), surrogate (learned head), wmu2 "
+                             "(sum w_i mu_i^2, weights fitted to the full VAE score), or auto: "
                              "the one with the better mean unseen-signal AUC after AA in the run's metrics",
                      choices=list(SCORE_CHOICES))
     score_from: str = opt("", "with --score auto: choose from a scan folder instead of the run's own metrics: the "
@@ -266,7 +267,7 @@ class ScanConfig:
                         choices=["linear", "yosys"])
     part: str = opt("xcvu9p", "with --estimate yosys: FPGA part (its family selects the yosys cell library)")
     objective_score: str = opt("mu2", "deployed score whose efficiency is the objective",
-                               choices=["mu2", "surrogate"])
+                               choices=["mu2", "surrogate", "wmu2"])
     scan_dir: str = opt("scans", "folder that receives the scan folder")
     export_best: bool = opt(False, "retrain the best trial (highest efficiency, then fewest adders) into a run "
                                    "folder inside the scan folder, ready for convert")

@@ -44,15 +44,20 @@ REQUIRED = ("config.json", "model.json", "preprocessing.json", "provenance.json"
             *(f"{stage}/{p}.weights.h5" for stage in ("aa", "pretrained") for p in PART_NAMES))
 
 
+OPTIONAL_PARTS = ("weighting",)  # absent from runs written before the weighted sum of mu^2
+
+
 def save_parts(folder: Path, parts: VAEParts) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for name, model in zip(PART_NAMES, parts.models()):
+    for name, model in zip(PART_NAMES + OPTIONAL_PARTS, parts.models()):
         model.save_weights(str(folder / f"{name}.weights.h5"))
 
 
 def load_parts(folder: Path, cfg: ModelConfig) -> VAEParts:
     parts = VAEParts.build(cfg)
-    for name, model in zip(PART_NAMES, parts.models()):
+    if not (folder / "weighting.weights.h5").is_file():
+        parts.weighting = None
+    for name, model in zip(PART_NAMES + OPTIONAL_PARTS, parts.models()):
         path = folder / f"{name}.weights.h5"
         try:
             model.load_weights(str(path))

@@ -106,7 +106,7 @@ def need_tool():
 @pytest.fixture()
 def tiny_graph():
     """A small graph whose rounding hits ties, negative values and both saturation limits."""
-    from aa_trigger.firmware.graph import Dense, FixedGraph, SumSquares
+    from aa_trigger.firmware.graph import Dense, FixedGraph, Squares, SumSquares
     from aa_trigger.model.quant import FixedType, QuantSpec
 
     def make(score: str = "surrogate", seed: int = 0):
@@ -121,6 +121,9 @@ def tiny_graph():
                  dense("mu_dense", (5, 3), False, QuantSpec("bits", 7, 2))]
         if score == "surrogate":
             nodes.append(dense("out", (3, 1), False, None))
+        elif score == "wmu2":  # squares weighted by non-negative weights, one of them pruned
+            nodes += [Squares("mu_squares"), Dense("wmu2_out", np.array([[37], [0], [5]]), np.zeros(1, np.int64), k,
+                                                   b, False, None, "")]
         else:
             nodes.append(SumSquares("score_mu2"))
         return FixedGraph("inputs", FixedType(8, 4), 6, nodes, score)

@@ -30,7 +30,7 @@ def main() -> None:
     from aa_trigger.firmware import emulator
     from aa_trigger.firmware.graph import build_graph
     from aa_trigger.jobs.train import run_training
-    from aa_trigger.model.vae import DEPLOYABLE_SCORES
+    from aa_trigger.model.vae import available_scores
     from aa_trigger.runfolder import load_run
 
     os.chdir(ROOT)
@@ -44,7 +44,7 @@ def main() -> None:
     x_int = np.concatenate([data.int_test[: N_GOLDEN // 2]]
                            + [v[: N_GOLDEN // 6] for v in data.int_signals_test.values()])
     golden = {"x_int": x_int.astype(np.int16), "input_frac_bits": np.int64(run.scaler.frac_bits)}
-    for score in DEPLOYABLE_SCORES:
+    for score in available_scores(run.aa):
         golden[score] = emulator.score(build_graph(run.aa, run.scaler.input_type, score), x_int)
     np.savez_compressed(res.path / "golden.npz", **golden)
     print(res.summary)

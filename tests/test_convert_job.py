@@ -204,3 +204,23 @@ def test_benchmark_bad_input(reference_path, args, message):
     full = args if "--run" in args else ["--run", str(reference_path), *args]
     res = _cli(*full, verb="benchmark")
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, res.stderr
+
+
+@pytest.mark.slow
+def test_weighted_mu2_is_bit_exact_through_every_back_end(tmp_path, need_tool):
+    """sum w_i mu_i^2 of a freshly trained run: numpy == QKeras == hls4ml == C simulation == Verilator."""
+    need_tool("verilator")
+    train = _cli("--n-background-train", "20000", "--n-background-test", "20000", "--n-signal", "3000",
+                 "--n-finetune", "1000", "--epochs-pretrain", "2", "--epochs-finetune", "2", "--epochs-surrogate", "1",
+                 "--batch-size", "512", "--signals", "Ato4l", "leptoquark", "--rate-khz", "100", "--output",
+                 str(tmp_path), "--run-name", "r", "--cache-dir", str(tmp_path / "cache"), verb="train")
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert "| wmu2 |" in (tmp_path / "r" / "summary.md").read_text()
+    res = _cli("--run", str(tmp_path / "r"), "--score", "wmu2", "--backend", "vitis", "rtl", "--n-hls", "4000",
+               "--n-tb", "500", "--output", str(tmp_path / "fw"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = _strict(tmp_path / "fw" / "report.json")
+    assert report["all_bit_exact"] and report["score"] == "wmu2"
+    checks = {(c["a"], c["b"]): (c["equal"], c["events"]) for c in report["bit_exact"]}
+    assert checks[("numpy", "qkeras")] == (25000, 25000) and checks[("numpy", "verilator_rtl")] == (25000, 25000)
+    assert checks[("numpy", "hls4ml_predict")] == (4000, 4000) and checks[("numpy", "csim")] == (500, 500)

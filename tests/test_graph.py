@@ -41,7 +41,7 @@ def test_float_runs_and_rz_are_refused(reference_run):
         build_graph(float_parts, FixedType(14, 6), "mu2")
 
 
-@pytest.mark.parametrize("score", ["mu2", "surrogate"])
+@pytest.mark.parametrize("score", ["mu2", "surrogate", "wmu2"])
 def test_intervals_bound_every_value(tiny_graph, score):
     g = tiny_graph(score, seed=2)
     x = np.random.default_rng(1).integers(-128, 128, (20000, 6))
@@ -94,7 +94,7 @@ def test_graph_survives_json(reference_graph, golden, score, assert_bit_exact):
     (lambda d: d.update(format=9), "graph format 9"),
     (lambda d: d["nodes"][0].update(kernel=[[1.5]]), "kernel is not a 2-d array of integers"),
     (lambda d: d["nodes"][0].update(kernel_q=["bits", 8]), "kernel_q is not"),
-    (lambda d: d["nodes"].append({"conv": 1}), "neither dense nor sum_squares"),
+    (lambda d: d["nodes"].append({"conv": 1}), "neither dense, squares nor sum_squares"),
     (lambda d: d.update(input_type=[8, 4]), "input_type is not"),
 ])
 def test_broken_graph_json_is_one_line(reference_graph, change, message):
@@ -105,3 +105,15 @@ def test_broken_graph_json_is_one_line(reference_graph, change, message):
     change(d)
     with pytest.raises(AATriggerError, match=message):
         graph_from_dict(d, "trial-0.json")
+
+
+def test_weighted_sum_of_squares_is_exact(tiny_graph):
+    """wmu2: the exact squares of the latent integers, weighted by the integer weights."""
+    g = tiny_graph("wmu2", seed=5)
+    x = np.random.default_rng(2).integers(-128, 128, (5000, 6))
+    y, trace = emulator.run_graph(g, x, trace=True, exact_int=True)
+    mu = trace["mu_dense"]
+    w = g.nodes[-1]
+    assert y.frac == 2 * mu.frac + w.w_frac
+    assert np.array_equal(y.v[:, 0], (mu.v ** 2) @ w.kernel[:, 0])
+    assert intervals(g)[2] == (0, 64 ** 2, 2 * mu.frac)  # the squares of ap_fixed<7,3>: [0, (-64)^2]

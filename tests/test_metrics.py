@@ -27,3 +27,17 @@ def test_roc_curve_is_monotone():
     rng = np.random.default_rng(0)
     fpr, tpr = metrics.roc_curve(rng.normal(size=5000), rng.normal(1.0, size=2000))
     assert np.all(np.diff(fpr) > 0) and np.all(np.diff(tpr) >= 0)
+
+
+def test_clopper_pearson_interval():
+    from aa_trigger.evaluation.metrics import efficiency_interval, tpr_uncertainty
+
+    lo, hi = efficiency_interval(0, 100)  # no event passes: an upper limit, 1 - 0.1587^(1/n)
+    assert lo == 0.0 and hi == pytest.approx(1 - ((1 - 0.6827) / 2) ** (1 / 100), rel=1e-6)
+    lo, hi = efficiency_interval(50, 100)
+    assert lo < 0.5 < hi and (hi - lo) / 2 == pytest.approx(0.0547, abs=0.0005)  # a bit wider than sqrt(p(1-p)/n)
+    assert efficiency_interval(100, 100)[1] == 1.0
+    bg = np.arange(1000.0)
+    sig = np.r_[np.full(30, 2000.0), np.zeros(70)]
+    assert tpr_uncertainty(bg, sig, 0.01) == pytest.approx(np.sqrt(0.3 * 0.7 / 100), rel=0.15)
+    assert np.isnan(tpr_uncertainty(bg, sig, 1e-5))

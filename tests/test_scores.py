@@ -16,11 +16,16 @@ def test_scores_follow_their_definitions():
     x = np.random.default_rng(1).normal(size=(300, 6)).astype(np.float32)
     s = compute_scores(parts, x)
     assert set(s) == set(SCORES) and all(v.shape == (300,) for v in s.values())
-    mu, logvar = parts.encoder.predict(x, verbose=0)
+    mu, logvar = parts.encoder.predict(x, batch_size=16384, verbose=0)  # the batch size can change the floats
     mu = mu.astype(np.float64)
     assert np.array_equal(s["mu2"], np.sum(mu**2, axis=1))
     assert np.allclose(s["rz"], np.sum(mu**2 / np.exp(logvar.astype(np.float64)), axis=1))
     xhat = parts.decoder.predict(mu, verbose=0).astype(np.float64)
     assert np.allclose(s["recon"], np.sum((x - xhat) ** 2, axis=1))
+    w, b = parts.weighting.get_layer("wmu2_out").get_weights()
+    assert np.allclose(s["wmu2"], mu**2 @ w[:, 0] + b[0], rtol=1e-5, atol=1e-6)
+    fitted, parts.weighting = parts.weighting, None  # a run written before the weighted score: the others
+    assert set(compute_scores(parts, x)) == set(SCORES) - {"wmu2"}
+    parts.weighting = fitted
     again = compute_scores(parts, x)
     assert all(np.array_equal(s[k], again[k]) for k in s)

@@ -41,7 +41,7 @@ def test_margin_term_stops_above_the_threshold():
     log_thr = float(np.log(100.0))
     assert float(margin_term(tf.constant([100.0 * np.exp(0.5) * 1.01, 1e4]), log_thr, 0.5)) == 0.0
     below = float(margin_term(tf.constant([10.0, 1e4]), log_thr, 0.5))
-    assert below == pytest.approx((np.log(100.0) + 0.5 - np.log(10.0)) / 2, rel=1e-5)
+    assert below == pytest.approx((100.0 * np.exp(0.5) - 10.0) / 2, rel=1e-5)
 
 
 def test_anchor_term():
@@ -113,3 +113,19 @@ def test_save_reload_identity(tmp_path):
     a, b = compute_scores(parts, x), compute_scores(again, x)
     for k in a:
         assert np.array_equal(a[k], b[k]), k
+
+
+def test_weighting_is_fitted_to_the_full_vae_score():
+    from aa_trigger.model.training import fit_weighting, recon_error
+
+    cfg = ModelConfig(n_features=12, widths=[8], latent=3, quantize=8, surrogate_width=4, recon="mse")
+    tf.keras.utils.set_random_seed(3)
+    parts = VAEParts.build(cfg)
+    train_vae(parts, _data(), TrainConfig(epochs_pretrain=3, batch_size=256, seed=3))
+    x = np.r_[_data(2000, seed=4), _data(200, seed=5) * 3]
+    row = fit_weighting(parts, x)
+    w, b = parts.weighting.get_layer("wmu2_out").get_weights()
+    assert row["stage"] == "weighting" and np.all(w >= 0) and np.any(w > 0) and b[0] == 0.0
+    mu, _ = parts.encoder.predict(x, verbose=0)
+    score = parts.weighting.predict(mu, verbose=0)[:, 0]
+    assert np.corrcoef(score, recon_error(parts, x))[0, 1] > 0.3  # it follows the full VAE score

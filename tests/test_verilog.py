@@ -22,7 +22,7 @@ VU9P = "xcvu9p-flga2104-2L-e"
 LEGACY = Path(__file__).parent / "data" / "format1"
 
 
-@pytest.mark.parametrize("score", ["surrogate", "mu2"])
+@pytest.mark.parametrize("score", ["surrogate", "mu2", "wmu2"])
 @pytest.mark.parametrize("levels", [1, 2, 3, 64])
 def test_verilator_matches_numpy_on_tiny_design(tmp_path, tiny_graph, need_tool, assert_bit_exact, score, levels):
     need_tool("verilator")
@@ -122,7 +122,7 @@ def test_testbench_files_round_trip(tmp_path, tiny_graph):
         project.load_design(tmp_path)
 
 
-@pytest.mark.parametrize("score", ["surrogate", "mu2"])
+@pytest.mark.parametrize("score", ["surrogate", "mu2", "wmu2"])
 def test_verilog_testbench_passes_in_icarus(tmp_path, tiny_graph, need_tool, score):
     """The self-checking test bench written for vendor simulators, run with Icarus Verilog."""
     need_tool("iverilog")

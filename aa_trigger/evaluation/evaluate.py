@@ -17,9 +17,10 @@ def evaluate(scores_bg: dict[str, np.ndarray], scores_sig: dict[str, dict[str, n
     out: dict[str, Any] = {}
     for sig, per_score in scores_sig.items():
         row = {}
-        for name in SCORES:
+        for name in (n for n in SCORES if n in scores_bg):
             bg, s = scores_bg[name], per_score[name]
-            row[name] = {"auc": metrics.auc(bg, s), **{p.key: metrics.tpr_at_fpr(bg, s, p.fpr) for p in points}}
+            row[name] = {"auc": metrics.auc(bg, s), **{p.key: metrics.tpr_at_fpr(bg, s, p.fpr) for p in points},
+                         **{p.key + "_err": metrics.tpr_uncertainty(bg, s, p.fpr) for p in points}}
         out[sig] = {"used_in_finetuning": sig in finetune_signals, "scores": row}
     return out
 
@@ -42,10 +43,31 @@ def summary_markdown(before: dict[str, Any], after: dict[str, Any], n_bg_test: i
               "|---|---|---|" + "---|" * len(points)]
     for sig in before:
         label = sig + (" (fine-tune)" if before[sig]["used_in_finetuning"] else "")
-        for name in SCORES:
+        for name in (n for n in SCORES if n in before[sig]["scores"]):
             b, a = before[sig]["scores"][name], after[sig]["scores"][name]
             cells = [_cell(b["auc"], a["auc"])] + [_cell(b[p.key], a[p.key]) for p in points]
             lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def working_point_markdown(after: dict[str, Any], points: list[metrics.WorkingPoint], scores: tuple[str, ...]
+                           ) -> str:
+    """After AA: each signal's efficiency at every working point with its binomial uncertainty (68%
+    Clopper-Pearson, signal statistics), signals used in fine-tuning and unseen ones apart."""
+    def cell(v: dict[str, float], key: str) -> str:
+        e, u = v.get(key, float("nan")), v.get(key + "_err", float("nan"))
+        return "n/a" if np.isnan(e) else f"{100 * e:.3f} +- {100 * u:.3f}" if not np.isnan(u) else f"{100 * e:.3f}"
+
+    lines = ["Efficiency (%) after AA at each working point, +- the binomial 68% interval's half width (signal "
+             "statistics):", "", "| signals | signal | score | " + " | ".join(p.label for p in points) + " |",
+             "|---|---|---|" + "---|" * len(points)]
+    for group, used in (("seen in fine-tuning", True), ("unseen", False)):
+        for sig, r in after.items():
+            if r["used_in_finetuning"] != used:
+                continue
+            for name in (n for n in scores if n in r["scores"]):
+                lines.append(f"| {group} | {sig} | {name} | " + " | ".join(cell(r["scores"][name], p.key)
+                                                                         for p in points) + " |")
     return "\n".join(lines) + "\n"
 
 

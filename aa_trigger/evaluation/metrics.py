@@ -36,6 +36,28 @@ def tpr_at_fpr(background: np.ndarray, signal: np.ndarray, fpr: float) -> float:
     return float(np.mean(signal > thr))
 
 
+def efficiency_interval(passed: int, total: int, cl: float = 0.6827) -> tuple[float, float]:
+    """Clopper-Pearson central interval (``cl``, default one sigma) of a binomial efficiency."""
+    from scipy.stats import beta
+
+    if total <= 0:
+        return float("nan"), float("nan")
+    a = (1.0 - cl) / 2.0
+    lo = 0.0 if passed == 0 else float(beta.ppf(a, passed, total - passed + 1))
+    hi = 1.0 if passed == total else float(beta.ppf(1.0 - a, passed + 1, total - passed))
+    return lo, hi
+
+
+def tpr_uncertainty(background: np.ndarray, signal: np.ndarray, fpr: float) -> float:
+    """Half the width of the 68% Clopper-Pearson interval of :func:`tpr_at_fpr` (signal statistics;
+    the threshold is taken as exact)."""
+    thr = threshold_at_fpr(background, fpr)
+    if np.isnan(thr):
+        return float("nan")
+    lo, hi = efficiency_interval(int(np.sum(signal > thr)), len(signal))
+    return (hi - lo) / 2.0
+
+
 def rate_to_fpr(rate_khz: float, bx_rate_khz: float) -> float:
     """A trigger rate budget as a fraction of bunch crossings."""
     return rate_khz / bx_rate_khz

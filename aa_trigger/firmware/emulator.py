@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aa_trigger.firmware.graph import Dense, FixedGraph, accumulator_bits
+from aa_trigger.firmware.graph import Dense, FixedGraph, Squares, accumulator_bits
 from aa_trigger.model.quant import FixedType
 
 FLOAT64_EXACT_BITS = 52
@@ -66,6 +66,10 @@ def _sum_squares(x: Fx) -> Fx:
     return Fx(np.sum(x.v * x.v, axis=1, keepdims=True), 2 * x.frac)
 
 
+def _squares(x: Fx) -> Fx:
+    return Fx(x.v * x.v, 2 * x.frac)
+
+
 def run_graph(graph: FixedGraph, x_int: np.ndarray, trace: bool = False,
               exact_int: bool = False) -> tuple[Fx, dict[str, Fx]]:
     """Score of inputs given as integers in units of ``2**-input_frac``; optionally every node's output.
@@ -79,7 +83,8 @@ def run_graph(graph: FixedGraph, x_int: np.ndarray, trace: bool = False,
     outputs: dict[str, Fx] = {}
     with np.errstate(all="raise"):
         for node in graph.nodes:
-            x = _dense(node, x, dtype) if isinstance(node, Dense) else _sum_squares(x)
+            x = (_dense(node, x, dtype) if isinstance(node, Dense) else _squares(x) if isinstance(node, Squares)
+                 else _sum_squares(x))
             if trace:
                 outputs[node.name] = x
     return x, outputs

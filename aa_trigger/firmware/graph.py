@@ -11,8 +11,10 @@ Nodes, in order of evaluation:
   accumulators), then optionally ReLU, then optionally rounded (half to even) and saturated to
   the output type of its quantiser; without a quantiser the output is the exact accumulator.
 * :class:`SumSquares`: the exact sum of squares of its input (AXOL1TL's sum of mu^2).
+* :class:`Squares`: the exact element-wise squares of its input (before the weighted sum of mu^2).
 
-The score is whatever the last node computes: sum mu^2, or the surrogate head's dense layers.
+The score is whatever the last node computes: sum mu^2, the surrogate head's dense layers, or
+the weighted sum of mu^2 (squares, then a one-output dense layer).
 """
 
 from __future__ import annotations
@@ -80,7 +82,14 @@ class SumSquares:
     name: str
 
 
-Node = Union[Dense, SumSquares]
+@dataclass
+class Squares:
+    """The exact element-wise squares of its inputs."""
+
+    name: str
+
+
+Node = Union[Dense, SumSquares, Squares]
 
 
 @dataclass
@@ -113,17 +122,18 @@ def build_graph(parts: Any, input_type: FixedType, score: str) -> FixedGraph:
     """The deployable graph of trained :class:`~aa_trigger.model.vae.VAEParts` (in memory) for a score,
     with inputs of ``input_type`` (the preprocessing's output type)."""
     from aa_trigger.model.vae import INPUT, deployable_layers
+    from aa_trigger.model.vae import Squares as SquaresStep
 
-    layers, squares = deployable_layers(parts, score)
     nodes: list[Node] = []
-    for d in layers:
+    for d in deployable_layers(parts, score):
+        if isinstance(d, SquaresStep):
+            nodes.append(SumSquares(d.name) if d.total else Squares(d.name))
+            continue
         kernel_q, bias_q = d.layer.kernel_quantizer_internal, d.layer.bias_quantizer_internal
         kernel = integer_weights(kernel_q(d.layer.kernel).numpy(), d.kernel_q, d.layer.name)
         bias = integer_weights(bias_q(d.layer.bias).numpy(), d.bias_q, d.layer.name)
         fk, fb = (np.asarray(w, np.float64) for w in d.layer.get_weights())
         nodes.append(Dense(d.layer.name, kernel, bias, d.kernel_q, d.bias_q, d.relu, d.out_q, d.act_name, fk, fb))
-    if squares:
-        nodes.append(SumSquares(squares))
     return FixedGraph(INPUT, input_type, parts.config.n_features, nodes, score)
 
 
@@ -174,10 +184,13 @@ def intervals(graph: FixedGraph) -> list[tuple[int, int, int]]:
                 lo, hi, frac = max(min(lo, ot.int_max), ot.int_min), min(max(hi, ot.int_min), ot.int_max), ot.frac
             n_in = node.n_out
         else:
-            sq_lo = 0 if lo <= 0 <= hi else min(lo * lo, hi * hi)
-            lo, hi, frac = sq_lo * n_in, max(lo * lo, hi * hi) * n_in, 2 * frac
+            sq_lo, sq_hi = (0 if lo <= 0 <= hi else min(lo * lo, hi * hi)), max(lo * lo, hi * hi)
+            if isinstance(node, SumSquares):
+                lo, hi, n_in = sq_lo * n_in, sq_hi * n_in, 1
+            else:
+                lo, hi = sq_lo, sq_hi
+            frac = 2 * frac
             out.append((lo, hi, frac))
-            n_in = 1
     out.append((lo, hi, frac))
     return out
 
@@ -215,6 +228,8 @@ def graph_to_dict(graph: FixedGraph) -> dict[str, Any]:
             nodes.append({"dense": n.name, "kernel": n.kernel.tolist(), "bias": n.bias.tolist(),
                           "kernel_q": spec(n.kernel_q), "bias_q": spec(n.bias_q), "relu": n.relu,
                           "out_q": spec(n.out_q), "act_name": n.act_name})
+        elif isinstance(n, Squares):
+            nodes.append({"squares": n.name})
         else:
             nodes.append({"sum_squares": n.name})
     t = graph.input_type
@@ -255,8 +270,10 @@ def graph_from_dict(d: dict[str, Any], where: Any = "graph") -> FixedGraph:
                                field(n, "act_name", str, where)))
         elif isinstance(n, dict) and "sum_squares" in n:
             nodes.append(SumSquares(field(n, "sum_squares", str, where)))
+        elif isinstance(n, dict) and "squares" in n:
+            nodes.append(Squares(field(n, "squares", str, where)))
         else:
-            raise AATriggerError(f"{where}: node {i} is neither dense nor sum_squares")
+            raise AATriggerError(f"{where}: node {i} is neither dense, squares nor sum_squares")
     t = field(d, "input_type", list, where)
     if [type(v) for v in t] != [int, int, bool, str, str]:
         raise AATriggerError(f"{where}: input_type is not [width, int_bits, signed, rounding, saturation]")

@@ -2,7 +2,10 @@
 
 The QKeras model carries the graph's quantised weights (on the grid, so QKeras' quantisers keep
 them), the quantisers of every node and, for the sum of squares, a ``Dot(axes=1)`` layer, which
-hls4ml converts exactly when its accumulator type is set (:mod:`aa_trigger.firmware.hls.config`).
+hls4ml converts exactly when its accumulator type is set (:mod:`aa_trigger.firmware.hls.writer`);
+element-wise squares are a ``Multiply`` layer with an exact result type, computed in float64 like
+the plain ``Dense`` that weights them (float32 would round their weighted sum; the weights are on
+their grid already, so no quantiser is needed there).
 The float reference is the same network with the trained float weights and no quantisation.
 """
 
@@ -12,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from aa_trigger.firmware.graph import Dense, FixedGraph
+from aa_trigger.firmware.graph import Dense, FixedGraph, Squares
 
 
 def keras_model(graph: FixedGraph) -> Any:
@@ -22,14 +25,22 @@ def keras_model(graph: FixedGraph) -> Any:
 
     x = inp = tf.keras.Input((graph.n_features,), name=graph.input_name)
     weights = []
+    wide = False  # after element-wise squares: float64 (float32 would round the weighted sum)
     for node in graph.nodes:
         if isinstance(node, Dense):
-            dense = QDense(node.n_out, kernel_quantizer=node.kernel_q.qkeras(), bias_quantizer=node.bias_q.qkeras(),
-                           name=node.name)
+            if wide:  # weights already on their grid and an exact output: no quantiser needed
+                assert node.out_q is None and not node.relu, "only an exact linear layer follows the squares"
+                dense = tf.keras.layers.Dense(node.n_out, dtype="float64", name=node.name)
+            else:
+                dense = QDense(node.n_out, kernel_quantizer=node.kernel_q.qkeras(),
+                               bias_quantizer=node.bias_q.qkeras(), name=node.name)
             x = dense(x)
             weights.append((dense, [node.kernel * 2.0**-node.w_frac, node.bias * 2.0**-node.b_frac]))
             if node.out_q is not None:
                 x = QActivation(node.out_q.qkeras(), name=node.act_name)(x)
+        elif isinstance(node, Squares):
+            x = tf.keras.layers.Multiply(dtype="float64", name=node.name)([x, x])
+            wide = True
         else:
             x = tf.keras.layers.Dot(axes=1, name=node.name)([x, x])
     model = tf.keras.Model(inp, x, name=f"aa_trigger_{graph.score}")
@@ -52,6 +63,8 @@ def float_reference(graph: FixedGraph, x_int: np.ndarray, input_frac: int) -> np
             h = h @ node.float_kernel + node.float_bias
             if node.relu:
                 h = np.maximum(h, 0.0)
+        elif isinstance(node, Squares):
+            h = h**2
         else:
             h = np.sum(h**2, axis=1, keepdims=True)
     return h[:, 0]

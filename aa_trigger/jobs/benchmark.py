@@ -197,7 +197,7 @@ def _designs(path: Path) -> list[tuple[str, Any]]:
     from aa_trigger import runfolder
     from aa_trigger.firmware.graph import build_graph, graph_from_dict
     from aa_trigger.jsonio import read_json
-    from aa_trigger.model.vae import DEPLOYABLE_SCORES
+    from aa_trigger.model.vae import available_scores
 
     if path.is_file():
         graphs = read_json(path)
@@ -207,7 +207,7 @@ def _designs(path: Path) -> list[tuple[str, Any]]:
                 for score, g in graphs.items()]
     run = runfolder.load_run(path)
     return [(f"{path.name}-{score}", build_graph(run.aa, run.scaler.input_type, score))
-            for score in DEPLOYABLE_SCORES]
+            for score in available_scores(run.aa)]
 
 
 def calibrate_luts(paths: list[Path], clock_mhz: float = 240.0, progress: Progress = lambda m: None

@@ -22,7 +22,7 @@ from aa_trigger.firmware.parts import Part, resolve_part
 from aa_trigger.firmware.report import ConvertReport, SignalMetrics, Threshold, budgets, project_readme, render_markdown
 from aa_trigger.jsonio import write_json
 from aa_trigger.outputs import PROJECT_MARKER, atomic_folder, check_writable, ensure_free
-from aa_trigger.model.vae import DEPLOYABLE_SCORES
+from aa_trigger.model.vae import available_scores
 
 Progress = Callable[[str], None]
 PROJECT_FORMAT = 2
@@ -46,10 +46,12 @@ def choose_score(run: runfolder.Run, score: str, scan: str = "") -> tuple[str, s
     if scan:
         from aa_trigger.scans.choice import score_from_scan
 
-        return score_from_scan(Path(scan), run.config, DEPLOYABLE_SCORES)
+        return score_from_scan(Path(scan), run.config, available_scores(run.aa))
     if run.metrics is None:
         return "mu2", "default (the run has no metrics.json)"
-    aucs = {s: mean_unseen_auc(run.metrics["aa"], s) for s in DEPLOYABLE_SCORES}
+    scores = [s for s in available_scores(run.aa)
+              if all(s in r["scores"] for r in run.metrics["aa"].values())]  # older runs: no wmu2 metrics
+    aucs = {s: mean_unseen_auc(run.metrics["aa"], s) for s in scores}
     best = max(aucs, key=lambda s: (np.nan_to_num(aucs[s], nan=-1.0), s == "mu2"))
     return best, "auto: higher mean AUC on signals unseen in fine-tuning (" + \
         ", ".join(f"{k} {v:.4f}" for k, v in aucs.items()) + ")"

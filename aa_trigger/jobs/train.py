@@ -14,8 +14,8 @@ from aa_trigger.outputs import RUN_MARKER, atomic_folder, check_writable, ensure
 from aa_trigger.config import TrainConfig
 from aa_trigger.data.dataset import Dataset, load_dataset
 from aa_trigger.evaluation import evaluate, plots
-from aa_trigger.model.scores import compute_scores
-from aa_trigger.model.training import train_surrogate, train_vae
+from aa_trigger.model.scores import SCORES, compute_scores
+from aa_trigger.model.training import fit_weighting, train_surrogate, train_vae
 from aa_trigger.model.vae import KIND_DEFAULTS, ModelConfig, VAEParts
 
 Progress = Callable[[str], None]
@@ -77,6 +77,7 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
     after = evaluate.evaluate(*stages["AA"], *args)
     timings["evaluate_s"] = time.time() - t
     summary = evaluate.summary_markdown(before, after, len(data.x_test), cfg.working_points(), cfg.bx_mhz)
+    summary += "\n" + evaluate.working_point_markdown(after, cfg.working_points(), tuple(SCORES))
     with atomic_folder(final, cfg.force, RUN_MARKER) as tmp:
         runfolder.save_run(tmp, cfg, mcfg, data, parts, pretrained, history,
                            evaluate.RunMetrics(len(data.x_test), {k: len(v) for k, v in data.signals_test.items()},
@@ -99,8 +100,10 @@ def train_stages(mcfg: ModelConfig, cfg: TrainConfig, data: Dataset, timings: di
     x_sur = np.concatenate([data.x_train[:SURROGATE_BACKGROUND], data.x_finetune])
     pretrained = parts.copy()
     history += train_surrogate(pretrained, x_sur, cfg, progress=progress)
+    history.append(fit_weighting(pretrained, x_sur))
     t = time.time()
     history += train_vae(parts, data.x_train, cfg, x_anom=data.x_finetune, progress=progress)
     timings["finetune_s"] = time.time() - t
     history += train_surrogate(parts, x_sur, cfg, progress=progress)
+    history.append(fit_weighting(parts, x_sur))
     return pretrained, parts, history

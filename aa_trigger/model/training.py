@@ -10,10 +10,12 @@ labelled anomalies into every batch and minimises ``mean_bg(L_VAE) + lambda_e * 
 score sum mu^2 (``aa_target="latent"``), and the AA term ``T`` is
 
 * ``aa_loss="clip"`` (the paper): ``-mean_anom(min(E(x), clip))``;
-* ``aa_loss="margin"``: ``mean_anom(relu(log q + margin - log E(x)))`` with ``q`` the background's
-  ``E`` quantile at the target trigger rate, re-measured on training background before each
+* ``aa_loss="margin"``: ``mean_anom(relu(q * exp(margin) - E(x)))`` with ``q`` the background's
+  ``E`` quantile at the target trigger rate, re-measured on the training background before each
   epoch: the penalty stops once an anomaly would fire the trigger, so AA no longer buys
-  anomalies far above threshold with background loss.
+  anomalies far above threshold with background loss. Up to a constant this is the paper's term
+  with the clip moved from a fixed value to the trigger threshold, so ``lambda`` has the same
+  scale in both.
 
 With ``bg_anchor = k > 1`` the loss also gets ``anchor_weight * L0 * relu(mean_bg(L_VAE) / L0 - k)``,
 ``L0`` the pretrained model's background loss: background reconstruction stays within ``k``
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from aa_trigger.model.vae import VAEParts, reconstruction_error
+from aa_trigger.model.vae import W_OUT, VAEParts, reconstruction_error
 
 if TYPE_CHECKING:
     from aa_trigger.config import TrainConfig
@@ -80,11 +82,11 @@ def aa_loss(vae_bg, err_anom, lam: float, clip: float):
 
 
 def margin_term(err_anom, log_threshold, margin: float):
-    """Mean hinge in log space: zero for every anomaly whose score is above ``exp(log_threshold + margin)``."""
+    """Mean hinge ``relu(exp(log_threshold + margin) - E)``: zero for every anomaly above the threshold
+    times ``exp(margin)``."""
     import tensorflow as tf
 
-    log_err = tf.math.log(tf.maximum(tf.cast(err_anom, tf.float32), 1e-6))
-    return tf.reduce_mean(tf.nn.relu(log_threshold + margin - log_err))
+    return tf.reduce_mean(tf.nn.relu(tf.exp(log_threshold + margin) - tf.cast(err_anom, tf.float32)))
 
 
 def anchor_term(vae_bg_mean, reference: float, factor: float):
@@ -94,7 +96,7 @@ def anchor_term(vae_bg_mean, reference: float, factor: float):
     return tf.nn.relu(vae_bg_mean / reference - factor)
 
 
-MARGIN_SAMPLE = 200_000  # training background events on which the margin's quantile is measured
+MARGIN_SAMPLE = 400_000  # training background events on which the margin's quantile is measured
 
 
 def _background_scores(parts: VAEParts, x: np.ndarray, target: str) -> np.ndarray:
@@ -248,3 +250,28 @@ def train_surrogate(parts: VAEParts, x: np.ndarray, s: "TrainConfig",
         if progress:
             progress(f"[surrogate] epoch {epoch + 1}/{epochs}  mse={np.mean(losses):.4f}")
     return history
+
+
+def fit_weighting(parts: VAEParts, x: np.ndarray) -> dict[str, float]:
+    """Fit the weighted sum of mu^2: ``w >= 0`` by non-negative least squares of the full VAE score
+    (the reconstruction error, which carries what AA learned) on ``mu_i^2`` with a free offset, then
+    scaled so the largest weight fills the kernel type (the ranking does not depend on the scale) and
+    written into ``parts.weighting`` (its quantiser rounds the weights; the bias is 0). All weights zero
+    (no mu_i^2 follows the score) falls back to equal weights, i.e. sum mu^2."""
+    from scipy.optimize import nnls
+
+    mu, _ = parts.encoder.predict(x, batch_size=16384, verbose=0)
+    sq = mu.astype(np.float64) ** 2
+    target = recon_error(parts, x)
+    a, b = sq - sq.mean(axis=0), target - target.mean()
+    w, _ = nnls(a, b, maxiter=50 * sq.shape[1])
+    fallback = not np.any(w > 0)
+    if fallback:
+        w = np.ones(sq.shape[1])
+    q = parts.config.quant
+    top = q.kernel.fixed().int_max * 2.0 ** -q.kernel.fixed().frac if q is not None else 1.0
+    w = w * (top / w.max())
+    parts.weighting.get_layer(W_OUT).set_weights([w[:, None].astype(np.float32), np.zeros(1, np.float32)])
+    fitted = a @ w
+    r2 = 1.0 - float(np.sum((b - fitted * (b @ fitted) / max(fitted @ fitted, 1e-300)) ** 2) / max(b @ b, 1e-300))
+    return {"stage": "weighting", "nonzero_weights": int(np.count_nonzero(w)), "r2": r2, "fallback": fallback}

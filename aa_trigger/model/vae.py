@@ -32,6 +32,7 @@ INPUT = "inputs"
 MU_DENSE, MU, LOGVAR_DENSE = "mu_dense", "mu", "logvar_dense"
 SUR_DENSE, SUR_RELU, SUR_OUT = "sur_dense0", "sur_relu0", "sur_out"
 SCORE_MU2 = "score_mu2"
+W_SQUARES, W_OUT = "mu_squares", "wmu2_out"  # the weighted sum of mu^2: squares, then a 1-output dense
 
 
 def enc_dense(i: int) -> str:
@@ -135,6 +136,16 @@ def build_surrogate(cfg: ModelConfig) -> Any:
     return tf.keras.Model(inp, out, name="surrogate")
 
 
+def build_weighting(cfg: ModelConfig) -> Any:
+    """Latent mean -> mu_i^2 -> Dense(1): sum_i w_i mu_i^2 (+ b); the weights are fitted, not trained
+    by gradient (:func:`aa_trigger.model.training.fit_weighting`)."""
+    import tensorflow as tf
+
+    x = inp = tf.keras.Input((cfg.latent,), name="mu_w_in")
+    squares = tf.keras.layers.Multiply(name=W_SQUARES)([x, x])
+    return tf.keras.Model(inp, _dense(cfg.quant, 1, W_OUT)(squares), name="weighting")
+
+
 def reconstruction_error(x: Any, xhat: Any, recon: str, xp: Any) -> Any:
     """Per-event reconstruction error: sum of squared errors or of binary cross-entropies.
 
@@ -148,26 +159,29 @@ def reconstruction_error(x: Any, xhat: Any, recon: str, xp: Any) -> Any:
 
 @dataclass
 class VAEParts:
-    """The trained networks of one model."""
+    """The trained networks of one model (``weighting`` is None for runs written before it existed)."""
 
     config: ModelConfig
     encoder: Any
     decoder: Any
     surrogate: Any
+    weighting: Any = None
 
     @classmethod
     def build(cls, cfg: ModelConfig) -> "VAEParts":
         cfg.validate()
-        return cls(cfg, build_encoder(cfg), build_decoder(cfg), build_surrogate(cfg))
+        return cls(cfg, build_encoder(cfg), build_decoder(cfg), build_surrogate(cfg), build_weighting(cfg))
 
     def copy(self) -> "VAEParts":
         other = VAEParts.build(self.config)
+        if self.weighting is None:
+            other.weighting = None
         for mine, theirs in zip(self.models(), other.models()):
             theirs.set_weights(mine.get_weights())
         return other
 
-    def models(self) -> tuple[Any, Any, Any]:
-        return self.encoder, self.decoder, self.surrogate
+    def models(self) -> tuple[Any, ...]:
+        return (self.encoder, self.decoder, self.surrogate) + (() if self.weighting is None else (self.weighting,))
 
 
 @dataclass
@@ -183,27 +197,45 @@ class DeployableLayer:
 
 
 #: the latent-space scores that can go to the FPGA
-DEPLOYABLE_SCORES = ("mu2", "surrogate")
+DEPLOYABLE_SCORES = ("mu2", "surrogate", "wmu2")
 
 
-def deployable_layers(parts: VAEParts, score: str) -> tuple[list[DeployableLayer], str]:
-    """The dense layers from the inputs to the score, and the name of a final sum-of-squares node
-    (``""`` when the last layer's output is the score)."""
+@dataclass
+class Squares:
+    """Element-wise squares of the previous layer's output, summed (``total``) or kept per element."""
+
+    name: str
+    total: bool
+
+
+def available_scores(parts: VAEParts) -> tuple[str, ...]:
+    """The deployable scores these parts have (runs written before the weighted score lack ``wmu2``)."""
+    return tuple(s for s in DEPLOYABLE_SCORES if s != "wmu2" or parts.weighting is not None)
+
+
+def deployable_layers(parts: VAEParts, score: str) -> list[DeployableLayer | Squares]:
+    """The steps from the inputs to the score: trained dense layers and squaring steps."""
     q = parts.config.quant
     if q is None:
         raise AATriggerError("a float model (--quantize 0) has no exact firmware; train with --quantize N")
     if score == "rz":
         raise AATriggerError("score 'rz' needs exp(log-variance), which hls4ml cannot map exactly; "
-                             "use --score mu2 or --score surrogate")
+                             "use --score mu2, surrogate or wmu2")
     if score not in DEPLOYABLE_SCORES:
         raise AATriggerError(f"unknown score {score!r}; choose one of {', '.join(DEPLOYABLE_SCORES)}")
+    if score not in available_scores(parts):
+        raise AATriggerError(f"score {score!r}: this run was trained before the weighted sum of mu^2 existed; "
+                             "retrain it or use --score mu2 or surrogate")
     enc = parts.encoder
-    layers = [DeployableLayer(enc.get_layer(enc_dense(i)), q.kernel, q.bias, True, q.relu, enc_relu(i))
-              for i in range(len(parts.config.widths))]
-    layers.append(DeployableLayer(enc.get_layer(MU_DENSE), q.kernel, q.bias, False, q.latent, MU))
+    steps: list[DeployableLayer | Squares] = [
+        DeployableLayer(enc.get_layer(enc_dense(i)), q.kernel, q.bias, True, q.relu, enc_relu(i))
+        for i in range(len(parts.config.widths))]
+    steps.append(DeployableLayer(enc.get_layer(MU_DENSE), q.kernel, q.bias, False, q.latent, MU))
     if score == "mu2":
-        return layers, SCORE_MU2
+        return steps + [Squares(SCORE_MU2, True)]
+    if score == "wmu2":
+        return steps + [Squares(W_SQUARES, False),
+                        DeployableLayer(parts.weighting.get_layer(W_OUT), q.kernel, q.bias, False, None, "")]
     sur = parts.surrogate
-    layers += [DeployableLayer(sur.get_layer(SUR_DENSE), q.kernel, q.bias, True, q.relu, SUR_RELU),
-               DeployableLayer(sur.get_layer(SUR_OUT), q.kernel, q.bias, False, None, "")]
-    return layers, ""
+    return steps + [DeployableLayer(sur.get_layer(SUR_DENSE), q.kernel, q.bias, True, q.relu, SUR_RELU),
+                    DeployableLayer(sur.get_layer(SUR_OUT), q.kernel, q.bias, False, None, "")]

@@ -81,7 +81,7 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
     from aa_trigger.firmware.graph import build_graph, graph_to_dict
     from aa_trigger.jobs.train import seed_everything, train_stages
     from aa_trigger.model.scores import compute_scores
-    from aa_trigger.model.vae import DEPLOYABLE_SCORES, KIND_DEFAULTS, ModelConfig
+    from aa_trigger.model.vae import KIND_DEFAULTS, ModelConfig, available_scores
 
     t0 = time.time()
     set_threads(threads)
@@ -102,7 +102,7 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
         keys = next(iter(per.values())).keys()
         means[score] = {k: float(np.mean([u[k] for u in unseen])) if unseen else float("nan") for k in keys}
 
-    for score in DEPLOYABLE_SCORES if cfg.quantize else ():
+    for score in available_scores(parts) if cfg.quantize else ():
         graph = build_graph(parts, data.scaler.input_type, score)
         measure(score, emulator.score(graph, data.int_test),
                 {sig: emulator.score(graph, x) for sig, x in data.int_signals_test.items()})
@@ -110,7 +110,7 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
         graphs[score] = graph_to_dict(graph)
     # the full VAE's reconstruction error (float, not deployable): what AA acts on, for comparison; for a
     # float model also its encoder-only scores
-    floats = ("recon",) if cfg.quantize else ("recon", *DEPLOYABLE_SCORES)
+    floats = ("recon",) if cfg.quantize else ("recon", *available_scores(parts))
     bg = compute_scores(parts, data.x_test)
     sig = {k: compute_scores(parts, x) for k, x in data.signals_test.items()}
     for score in floats:

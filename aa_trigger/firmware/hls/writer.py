@@ -8,7 +8,8 @@ Configuration (see ../shared/notes/conversion-facts.md for why each choice matte
 * the input layer carries the real input type (the preprocessing's ``ap_fixed``);
 * quantised ReLUs map to ``ufixed<W,I,RND_CONV,SAT>`` by hls4ml itself;
 * the sum of squares (a ``Dot`` layer) gets an explicit accumulator and result type wide enough
-  never to wrap (exact by construction).
+  never to wrap (exact by construction); element-wise squares (a ``Multiply`` layer) get the exact
+  type of their value interval.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from aa_trigger.errors import AATriggerError
-from aa_trigger.firmware.graph import Dense, FixedGraph, SumSquares, score_type
+from aa_trigger.firmware.graph import Dense, FixedGraph, Squares, SumSquares, exact_type, intervals, score_type
 
 STRATEGIES = ("Latency", "Resource")
 IO_TYPES = ("io_parallel", "io_stream")
@@ -49,12 +50,24 @@ def hls_config(model: Any, graph: FixedGraph, settings: HLSSettings) -> dict[str
     config["Model"]["ReuseFactor"] = settings.reuse_factor
     layers = config["LayerName"]
     layers[graph.input_name]["Precision"] = {"result": graph.input_type.hls()}
+    wide = False
     for node in graph.nodes:
-        if isinstance(node, Dense) and not node.relu and node.out_type is not None:
+        if isinstance(node, Dense) and wide:  # a plain Keras Dense: every type given explicitly
+            lo, hi, frac = intervals(graph)[graph.nodes.index(node)]
+            exact = exact_type(lo, hi, frac).hls()
+            layers[node.name]["Precision"] = {"weight": node.kernel_q.fixed().hls(False),
+                                              "bias": node.bias_q.fixed().hls(False), "accum": exact, "result": exact}
+            if node.name + "_linear" in layers:  # its linear activation would take the default precision
+                layers[node.name + "_linear"]["Precision"]["result"] = exact
+        elif isinstance(node, Dense) and not node.relu and node.out_type is not None:
             layers[node.name]["Precision"]["result"] = node.out_type.hls()
         elif isinstance(node, SumSquares):
             t = score_type(graph).hls()
             layers[node.name] = {"Precision": {"accum": t, "result": t}}
+        elif isinstance(node, Squares):
+            lo, hi, frac = intervals(graph)[graph.nodes.index(node)]
+            layers[node.name] = {"Precision": {"result": exact_type(lo, hi, frac).hls()}}
+            wide = True
     for name in layers:
         layers[name]["Trace"] = True
     return config

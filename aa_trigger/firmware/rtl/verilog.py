@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aa_trigger.errors import AATriggerError
-from aa_trigger.firmware.graph import Dense, FixedGraph, SumSquares
+from aa_trigger.firmware.graph import Dense, FixedGraph, Squares, SumSquares
 from aa_trigger.firmware.rtl.netlist import Pipeline, Value, lit, sbits
 from aa_trigger.model.quant import FixedType
 
@@ -118,6 +118,17 @@ def _sum_squares(pipe: Pipeline, node: SumSquares, xs: list[Value], frac: int) -
     return [out], 2 * frac, _block_stages("score", pipe, total.level, "sum of mu^2 (squares at level 1)")
 
 
+def _squares(pipe: Pipeline, node: Squares, xs: list[Value], frac: int) -> tuple[list[Value], int, list[str]]:
+    """Element-wise squares (one level), registered; exact."""
+    pipe.comment(f"{node.name}: element-wise squares, exact")
+    outs = []
+    for x in xs:
+        lo, hi = 0 if x.lo <= 0 <= x.hi else min(x.lo**2, x.hi**2), max(x.lo**2, x.hi**2)
+        sq = pipe.wire("sq", f"{pipe.at(x, 0)} * {pipe.at(x, 0)}", lo, hi, 1)
+        outs.append(pipe.register(node.name, sq.name, lo, hi))
+    return outs, 2 * frac, _block_stages(node.name, pipe, 1, "squares (level 1)")
+
+
 def generate(graph: FixedGraph, levels: int = 3) -> RTLDesign:
     """Pipelined Verilog of the graph: ports clk, in_0..in_{n-1} (signed input type), score.
 
@@ -140,7 +151,7 @@ def generate(graph: FixedGraph, levels: int = 3) -> RTLDesign:
     xs = [Value(f"in_{i}", -(1 << (w_in - 1)), (1 << (w_in - 1)) - 1, 0) for i in range(graph.n_features)]
     frac = graph.input_type.frac
     for node in graph.nodes:
-        block = _dense if isinstance(node, Dense) else _sum_squares
+        block = _dense if isinstance(node, Dense) else _squares if isinstance(node, Squares) else _sum_squares
         xs, frac, described = block(pipe, node, xs, frac)  # type: ignore[operator]
         stages += described
     out = xs[0]
