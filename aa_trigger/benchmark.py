@@ -36,15 +36,16 @@ def main(argv: list[str] | None = None) -> int:
             return calibrate_luts([Path(r) for r in a.calibrate_luts], progress=progress)
 
         def show_fit(result: Any) -> None:
-            rows, k = result
-            from aa_trigger.scans.trial import LUTS_PER_ADDER_BIT as used
+            from aa_trigger.scans.trial import LUT_ESTIMATE, lut_estimate
 
-            print(f"LUTs per adder output bit, fitted here: {k:.4f} (the scans use {used})\n")
-            print("| design | bits | adder bits | yosys LUT | fit here | error | scans' estimate | error |")
-            print("|---|---|---|---|---|---|---|---|")
+            rows, (per_bit, per_adder) = result
+            print(f"fitted here: {per_bit:.4f} LUT per adder output bit + {per_adder:.3f} per adder "
+                  f"(the scans use {LUT_ESTIMATE})\n")
+            print("| design | bits | adders | adder bits | yosys LUT | fit here | error | scans' estimate | error |")
+            print("|---|---|---|---|---|---|---|---|---|")
             for r in rows:
-                est, cur = k * r["adder_bits"], used * r["adder_bits"]
-                print(f"| {r['design']} | {r['bits']} | {r['adder_bits']} | {r['LUT']} | {est:.0f} | "
+                est, cur = per_bit * r["adder_bits"] + per_adder * r["adders"], lut_estimate(r["adders"], r["adder_bits"])
+                print(f"| {r['design']} | {r['bits']} | {r['adders']} | {r['adder_bits']} | {r['LUT']} | {est:.0f} | "
                       f"{100 * (est / r['LUT'] - 1):+.1f}% | {cur:.0f} | {100 * (cur / r['LUT'] - 1):+.1f}% |")
 
         return run_verb(calibration, show_fit, "output")

@@ -174,3 +174,23 @@ def test_scan_through_an_existing_dask_cluster(tmp_path):
 def test_unreachable_scheduler_is_one_line(tmp_path):
     res = _scan(tmp_path, "--grid", "lambda-max=0", "--scheduler", "tcp://127.0.0.1:9", timeout=300)
     assert res.returncode == 2 and "cannot connect" in res.stderr.strip().splitlines()[-1]
+
+
+def test_lut_calibration_on_trial_graphs(tmp_path, tiny_graph, need_tool):
+    """benchmark --calibrate-luts reads a scan trial's graphs file and fits LUTs against yosys."""
+    need_tool("yosys")
+    from aa_trigger.firmware.graph import graph_to_dict
+    from aa_trigger.jobs.benchmark import calibrate_luts
+    from aa_trigger.jsonio import write_json
+
+    path = tmp_path / "s" / "graphs" / "trial-0.json"
+    path.parent.mkdir(parents=True)
+    write_json(path, {s: graph_to_dict(tiny_graph(s)) for s in ("mu2", "surrogate", "wmu2")})
+    rows, (per_bit, per_adder) = calibrate_luts([path])
+    assert [r["design"] for r in rows] == ["s-trial-0-mu2", "s-trial-0-surrogate", "s-trial-0-wmu2"]
+    assert all(r["LUT"] > 0 and r["adders"] > 0 for r in rows)
+    fit = [per_bit * r["adder_bits"] + per_adder * r["adders"] for r in rows]
+    assert all(abs(f / r["LUT"] - 1) < 0.5 for f, r in zip(fit, rows)), (fit, rows)
+    res = subprocess.run([sys.executable, "-m", "aa_trigger.benchmark", "--calibrate-luts", str(tmp_path / "nope.json")],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "no such" in res.stderr.lower(), res.stderr

@@ -84,8 +84,10 @@ class WorkingPoint:
 
     @property
     def key(self) -> str:
-        """The metric's name in ``metrics.json`` (``tpr_fpr_1e-05``, ``tpr_1kHz``)."""
-        return f"tpr_{self.rate_khz:g}kHz" if self.rate_khz is not None else f"tpr_fpr_{self.fpr:g}"
+        """The metric's name in ``metrics.json`` and tables (``tpr_fpr_1e-05``, ``tpr_1kHz``, ``tpr_fpr_0p01``,
+        ``tpr_0p5kHz``: no dot, so ``score.signal.metric`` column names split unambiguously)."""
+        key = f"tpr_{self.rate_khz:g}kHz" if self.rate_khz is not None else f"tpr_fpr_{self.fpr:g}"
+        return key.replace(".", "p")
 
     @property
     def label(self) -> str:

@@ -211,10 +211,10 @@ def _designs(path: Path) -> list[tuple[str, Any]]:
 
 
 def calibrate_luts(paths: list[Path], clock_mhz: float = 240.0, progress: Progress = lambda m: None
-                   ) -> tuple[list[dict[str, Any]], float]:
+                   ) -> tuple[list[dict[str, Any]], tuple[float, float]]:
     """yosys LUTs of every deployable design of run folders (or scan trials' ``graphs/trial-N.json``)
-    against the graph's adder output bits; returns the rows and the least-squares LUTs per adder bit
-    (a line through the origin)."""
+    against the graph's adders; returns the rows and the least-squares (LUTs per adder output bit,
+    LUTs per adder), a plane through the origin."""
     from aa_trigger.firmware.rtl.estimate import synthesise
 
     rows = []
@@ -225,6 +225,7 @@ def calibrate_luts(paths: list[Path], clock_mhz: float = 240.0, progress: Progre
             rows.append({"design": name, "bits": bits, "adders": design.adders, "adder_bits": design.adder_bits,
                          "register_bits": design.register_bits, "LUT": res.counts["LUT"], "FF": res.counts["FF"]})
             progress(f"{name}: {rows[-1]}")
-    bits = np.array([r["adder_bits"] for r in rows], float)
+    a = np.array([[r["adder_bits"], r["adders"]] for r in rows], float)
     luts = np.array([r["LUT"] for r in rows], float)
-    return rows, float((bits * luts).sum() / (bits * bits).sum())
+    coef = np.linalg.lstsq(a, luts, rcond=None)[0] if len(rows) >= 2 else np.array([luts[0] / a[0, 0], 0.0])
+    return rows, (float(coef[0]), float(coef[1]))

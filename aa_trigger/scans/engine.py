@@ -113,7 +113,7 @@ def dask_client(s: EngineSettings) -> Iterator[Any]:
         with client:
             yield client
         return
-    with LocalCluster(n_workers=s.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=s.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=50) as cluster, Client(cluster) as client:
         yield client
 

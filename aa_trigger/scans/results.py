@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from aa_trigger.scans.trial import LUTS_PER_ADDER_BIT
+from aa_trigger.scans.trial import LUT_ESTIMATE, lut_estimate
 
 
 def efficiency_order(keys: Any) -> list[str]:
@@ -34,7 +34,10 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
         result = t.user_attrs.get("result") or {}
         for score, means in (result.get("mean_unseen") or {}).items():
             row.update({f"{score}.{k}": (math.nan if v is None else v) for k, v in means.items()})
-            row.update({f"{score}.{k}": v for k, v in (result.get("cost") or {}).get(score, {}).items()})
+            cost = (result.get("cost") or {}).get(score, {})
+            row.update({f"{score}.{k}": v for k, v in cost.items()})
+            if "adders" in cost:  # the current estimate, also for trials run with an older calibration
+                row[f"{score}.lut_estimate"] = lut_estimate(cost["adders"], cost["adder_bits"])
             for sig, values in result["metrics"][score].items():
                 row.update({f"{score}.{sig}.{k}": (math.nan if v is None else v) for k, v in values.items()})
         row["seconds"] = result.get("seconds", math.nan)
@@ -153,8 +156,8 @@ def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, co
               "bit-exactly" if any(f"{score}.lut_estimate" in r for r in rows) else
               f"Score `{score}` of a float model (no firmware; computed in float); metrics are means over the "
               "signals not used in fine-tuning") + "; mean +- std over seeds. Pareto front (*): highest "
-             f"`{eff_key.split('.', 1)[1]}` for the fewest LUTs (estimate: {LUTS_PER_ADDER_BIT} LUT per adder "
-             "output bit, calibrated against yosys; not a synthesis result).", "",
+             f"`{eff_key.split('.', 1)[1]}` for the fewest LUTs (estimate: {LUT_ESTIMATE}; "
+             "not a synthesis result).", "",
              "| " + " | ".join(cols + ["seeds"] + [k.split(".", 1)[1] for k in keys]
                               + ["adders", "LUT (est.)", "stages", "Pareto"]) + " |",
              "|" + "---|" * (len(cols) + len(keys) + 5)]
