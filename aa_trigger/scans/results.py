@@ -155,9 +155,9 @@ def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, co
              (f"Deployed score `{score}`; metrics are means over the signals not used in fine-tuning, emulated "
               "bit-exactly" if any(f"{score}.lut_estimate" in r for r in rows) else
               f"Score `{score}` of a float model (no firmware; computed in float); metrics are means over the "
-              "signals not used in fine-tuning") + "; mean +- std over seeds. Pareto front (*): highest "
-             f"`{eff_key.split('.', 1)[1]}` for the fewest LUTs (estimate: {LUT_ESTIMATE}; "
-             "not a synthesis result).", "",
+              "signals not used in fine-tuning") + "; mean +- std over seeds." + (
+                 f" Pareto front (*): highest `{eff_key.split('.', 1)[1]}` for the fewest LUTs (estimate: "
+                 f"{LUT_ESTIMATE}; not a synthesis result)." if front else ""), "",
              "| " + " | ".join(cols + ["seeds"] + [k.split(".", 1)[1] for k in keys]
                               + ["adders", "LUT (est.)", "stages", "Pareto"]) + " |",
              "|" + "---|" * (len(cols) + len(keys) + 5)]
