@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             print("| design | bits | adders | adder bits | yosys LUT | fit here | error | scans' estimate | error |")
             print("|---|---|---|---|---|---|---|---|---|")
             for r in rows:
-                est, cur = per_bit * r["adder_bits"] + per_adder * r["adders"], lut_estimate(r["adders"], r["adder_bits"])
+                est = per_bit * r["adder_bits"] + per_adder * r["adders"]
+                cur = lut_estimate(r["adders"], r["adder_bits"])
                 print(f"| {r['design']} | {r['bits']} | {r['adders']} | {r['adder_bits']} | {r['LUT']} | {est:.0f} | "
                       f"{100 * (est / r['LUT'] - 1):+.1f}% | {cur:.0f} | {100 * (cur / r['LUT'] - 1):+.1f}% |")
 

@@ -191,6 +191,6 @@ def test_lut_calibration_on_trial_graphs(tmp_path, tiny_graph, need_tool):
     assert all(r["LUT"] > 0 and r["adders"] > 0 for r in rows)
     fit = [per_bit * r["adder_bits"] + per_adder * r["adders"] for r in rows]
     assert all(abs(f / r["LUT"] - 1) < 0.5 for f, r in zip(fit, rows)), (fit, rows)
-    res = subprocess.run([sys.executable, "-m", "aa_trigger.benchmark", "--calibrate-luts", str(tmp_path / "nope.json")],
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run([sys.executable, "-m", "aa_trigger.benchmark", "--calibrate-luts",
+                          str(tmp_path / "nope.json")], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "no such" in res.stderr.lower(), res.stderr

@@ -234,7 +234,8 @@ def graph_to_dict(graph: FixedGraph) -> dict[str, Any]:
             nodes.append({"sum_squares": n.name})
     t = graph.input_type
     return {"format": GRAPH_FORMAT, "input_name": graph.input_name, "n_features": graph.n_features,
-            "input_type": [t.width, t.int_bits, t.signed, t.rounding, t.saturation], "score": graph.score, "nodes": nodes}
+            "input_type": [t.width, t.int_bits, t.signed, t.rounding, t.saturation], "score": graph.score,
+            "nodes": nodes}
 
 
 def graph_from_dict(d: dict[str, Any], where: Any = "graph") -> FixedGraph:

@@ -57,7 +57,8 @@ def storage_of(s: EngineSettings) -> Any:
 
 
 def open_study(s: EngineSettings, space: Space) -> Any:
-    """Create or reopen the study; two objectives: efficiency at the first resolved trigger rate (max), LUT estimate (min)."""
+    """Create or reopen the study; two objectives: efficiency at the first resolved trigger rate (max) and
+    the LUT estimate (min)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
