@@ -104,7 +104,9 @@ class TrainConfig:
     anomaly_fraction: float = opt(0.1, "fraction of each AA batch drawn from the fine-tuning signal")
     clip: float = opt(200.0, "per-event clip of the anomaly error in the AA term")
     aa_target: str = opt("recon", "what the AA term pushes up on anomalies: 'recon' (reconstruction error, "
-                                    "the paper) or 'latent' (the deployable sum mu^2)", choices=["recon", "latent"])
+                                    "the paper), 'latent' (the deployable sum mu^2) or 'surrogate' (the deployable "
+                                    "surrogate head, trained jointly inside the AA loop)",
+                         choices=["recon", "latent", "surrogate"])
     aa_loss: str = opt("clip", "AA term: 'clip' (the paper: minus lambda times the mean clipped anomaly error) or "
                                "'margin' (a hinge: anomalies are pushed above the background score's quantile at "
                                "the first trigger rate, re-measured each epoch, times exp(--margin); the penalty "

@@ -129,3 +129,24 @@ def test_weighting_is_fitted_to_the_full_vae_score():
     mu, _ = parts.encoder.predict(x, verbose=0)
     score = parts.weighting.predict(mu, verbose=0)[:, 0]
     assert np.corrcoef(score, recon_error(parts, x))[0, 1] > 0.3  # it follows the full VAE score
+
+
+def test_joint_surrogate_learns_inside_the_aa_loop():
+    """--aa-target surrogate: the head regresses log(recon) in the AA loop and AA pushes its output up on
+    the anomalies (more with lambda than without)."""
+    def gap(lam):
+        cfg = ModelConfig(n_features=12, widths=[8], latent=3, quantize=0, surrogate_width=4, recon="mse")
+        tf.keras.utils.set_random_seed(2)
+        parts = VAEParts.build(cfg)
+        train_vae(parts, _data(), TrainConfig(epochs_pretrain=3, batch_size=256, seed=2))
+        anom = _data(512, seed=1) * 0.2
+        rows = train_vae(parts, _data(), TrainConfig(epochs_finetune=6, batch_size=256, anomaly_fraction=0.1, seed=2,
+                                                     lambda_max=lam, aa_target="surrogate", clip=1e3), x_anom=anom)
+        assert all("surrogate_mse" in r for r in rows)
+        score = lambda x: parts.surrogate.predict(parts.encoder.predict(x, verbose=0)[0], verbose=0)[:, 0]  # noqa
+        return float(score(anom).mean() - score(_data(2000, seed=6)).mean()), rows
+
+    g0, rows0 = gap(0.0)
+    g1, _ = gap(1.0)
+    assert rows0[-1]["surrogate_mse"] < rows0[0]["surrogate_mse"]  # without AA it just learns the regression
+    assert g1 > g0, (g0, g1)

@@ -102,8 +102,11 @@ def train_stages(mcfg: ModelConfig, cfg: TrainConfig, data: Dataset, timings: di
     history += train_surrogate(pretrained, x_sur, cfg, progress=progress)
     history.append(fit_weighting(pretrained, x_sur))
     t = time.time()
+    if cfg.aa_target == "surrogate":  # trained jointly in the AA loop, starting from the pretrained head
+        parts.surrogate.set_weights(pretrained.surrogate.get_weights())
     history += train_vae(parts, data.x_train, cfg, x_anom=data.x_finetune, progress=progress)
     timings["finetune_s"] = time.time() - t
-    history += train_surrogate(parts, x_sur, cfg, progress=progress)
+    if cfg.aa_target != "surrogate":
+        history += train_surrogate(parts, x_sur, cfg, progress=progress)
     history.append(fit_weighting(parts, x_sur))
     return pretrained, parts, history

@@ -6,8 +6,11 @@ Stage 1 minimises the VAE loss on background, per event
 Stage 2 (Anomaly Awareness, Khosa & Sanz; Banda, Khosa, Sanz 2025) mixes a fraction of
 labelled anomalies into every batch and minimises ``mean_bg(L_VAE) + lambda_e * T`` where
 ``lambda_e`` rises linearly from 0 at the first fine-tuning epoch to ``lambda_max`` at the last,
-``E`` is the reconstruction error (``aa_target="recon"``, the paper) or the deployable latent
-score sum mu^2 (``aa_target="latent"``), and the AA term ``T`` is
+``E`` is the reconstruction error (``aa_target="recon"``, the paper), the deployable latent
+score sum mu^2 (``aa_target="latent"``), or the deployable surrogate head's estimate of it
+(``aa_target="surrogate"``: the head regresses log(recon) on background and anomalies inside the
+loop, its squared error added to the loss, and AA acts on its output end to end), and the AA term
+``T`` is
 
 * ``aa_loss="clip"`` (the paper): ``-mean_anom(min(E(x), clip))``;
 * ``aa_loss="margin"``: ``mean_anom(relu(q * exp(margin) - E(x)))`` with ``q`` the background's
@@ -59,7 +62,7 @@ def batch_composition(batch_size: int, anomaly_fraction: float) -> tuple[int, in
 
 
 def _losses(parts: VAEParts, training: bool, x, eps):
-    """Per-event reconstruction error, KL and latent score of a batch."""
+    """Per-event reconstruction error and KL of a batch, and its latent means."""
     import tensorflow as tf
     import tensorflow.experimental.numpy as tnp
 
@@ -69,7 +72,7 @@ def _losses(parts: VAEParts, training: bool, x, eps):
     xhat = parts.decoder(z, training=training)
     recon = reconstruction_error(x, xhat, parts.config.recon, tnp)
     kl = -0.5 * tf.reduce_sum(1.0 + logvar - tf.square(mu) - tf.exp(logvar), axis=1)
-    return recon, kl, tf.reduce_sum(tf.square(mu), axis=1)
+    return recon, kl, mu
 
 
 def aa_loss(vae_bg, err_anom, lam: float, clip: float):
@@ -104,6 +107,8 @@ def _background_scores(parts: VAEParts, x: np.ndarray, target: str) -> np.ndarra
     mu, _ = parts.encoder.predict(x, batch_size=16384, verbose=0)
     if target == "latent":
         return np.sum(mu.astype(np.float64) ** 2, axis=1)
+    if target == "surrogate":
+        return np.exp(np.minimum(parts.surrogate.predict(mu, batch_size=16384, verbose=0)[:, 0].astype(np.float64), 30))
     xhat = parts.decoder.predict(mu, batch_size=16384, verbose=0)
     return reconstruction_error(x.astype(np.float64), xhat.astype(np.float64), parts.config.recon, np)
 
@@ -133,7 +138,10 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.nd
     schedule = linear_ramp(s.lambda_max if aa else 0.0, epochs)
     rng = np.random.default_rng([s.seed, 1 if aa else 0])
     optimizer = tf.keras.optimizers.Adam(s.learning_rate)
+    joint = aa and s.aa_target == "surrogate"  # the surrogate head learns inside the AA loop
     variables = parts.encoder.trainable_variables + parts.decoder.trainable_variables
+    if joint:
+        variables = variables + parts.surrogate.trainable_variables
     latent = parts.config.latent
     seed_base = tf.constant([s.seed, 2 if aa else 1], tf.int64)
 
@@ -151,12 +159,19 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.nd
         eps_b = tf.random.stateless_normal((tf.shape(xb)[0], latent), key)
         eps_a = tf.random.stateless_normal((tf.shape(xa)[0], latent), key + tf.constant([0, 17], tf.int64))
         with tf.GradientTape() as tape:
-            recon, kl, _ = _losses(parts, True, xb, eps_b)
+            recon, kl, mu_b = _losses(parts, True, xb, eps_b)
             vae = recon + s.kl_weight * kl
             anchor = tf.constant(0.0)
+            fit = tf.constant(0.0)
             if aa:
-                r_a, _, mu2_a = _losses(parts, True, xa, eps_a)
-                err = r_a if s.aa_target == "recon" else mu2_a
+                r_a, _, mu_a = _losses(parts, True, xa, eps_a)
+                if joint:  # the deployed head regresses log(recon) and AA acts on its output
+                    pred = parts.surrogate(tf.concat([mu_b, mu_a], 0), training=True)[:, 0]
+                    target = tf.stop_gradient(tf.math.log(tf.maximum(tf.concat([recon, r_a], 0), 1e-6)))
+                    fit = tf.reduce_mean(tf.square(pred - target))
+                    err = tf.exp(tf.minimum(pred[tf.shape(mu_b)[0]:], 30.0))
+                else:
+                    err = r_a if s.aa_target == "recon" else tf.reduce_sum(tf.square(mu_a), axis=1)
                 if margin:
                     aa_term = margin_term(err, log_thr, s.margin)
                     loss = tf.reduce_mean(vae) + lam * aa_term
@@ -165,11 +180,12 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.nd
                 if s.bg_anchor:
                     anchor = anchor_term(tf.reduce_mean(vae), reference, s.bg_anchor)
                     loss += s.anchor_weight * reference * anchor
+                loss += fit
             else:
                 loss, aa_term = tf.reduce_mean(vae), tf.constant(0.0)
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))
-        return tf.reduce_mean(vae), tf.reduce_mean(recon), tf.reduce_mean(kl), aa_term, anchor, loss
+        return tf.reduce_mean(vae), tf.reduce_mean(recon), tf.reduce_mean(kl), aa_term, anchor, loss, fit
 
     history = []
     step_no = 0
@@ -179,7 +195,7 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.nd
         log_thr, used_fpr = (margin_log_threshold(parts, sample, s.aa_target, s.target_fpr()) if margin
                              else (0.0, float("nan")))
         order = rng.permutation(len(x_bg))
-        sums = np.zeros(6)
+        sums = np.zeros(7)
         n_steps = 0
         for start in range(0, len(order) - n_bg_batch + 1, n_bg_batch):
             xb = x_bg[order[start:start + n_bg_batch]]
@@ -189,13 +205,15 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.nd
             sums += [float(v) for v in out]
             n_steps += 1
             step_no += 1
-        vae, recon, kl, aa_term, anchor, total = sums / max(n_steps, 1)
+        vae, recon, kl, aa_term, anchor, total, fit = sums / max(n_steps, 1)
         row = {"stage": stage, "epoch": epoch, "lambda": lam, "vae_loss_bg": vae, "recon_bg": recon,
                "kl_bg": kl, "aa_term_anom": aa_term, "total": total}
         if margin:
             row.update(margin_threshold=float(np.exp(log_thr)), margin_fpr=used_fpr)
         if aa and s.bg_anchor:
             row.update(anchor_excess=anchor, anchor_reference=reference)
+        if joint:
+            row.update(surrogate_mse=fit)
         history.append(row)
         if progress:
             extra = f"  threshold={np.exp(log_thr):.4g}" if margin else ""
