@@ -281,6 +281,11 @@ def fit_weighting(parts: VAEParts, x: np.ndarray) -> dict[str, float]:
     mu, _ = parts.encoder.predict(x, batch_size=16384, verbose=0)
     sq = mu.astype(np.float64) ** 2
     target = recon_error(parts, x)
+    if not (np.all(np.isfinite(sq)) and np.all(np.isfinite(target))):
+        from aa_trigger.errors import AATriggerError
+
+        raise AATriggerError("the latent means or the reconstruction error are NaN or infinite (the training "
+                             "diverged); lower --learning-rate, --lambda-max or --kl-weight")
     a, b = sq - sq.mean(axis=0), target - target.mean()
     w, _ = nnls(a, b, maxiter=50 * sq.shape[1])
     fallback = not np.any(w > 0)
