@@ -88,6 +88,7 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
     from aa_trigger.firmware.graph import build_graph, graph_to_dict
     from aa_trigger.jobs.train import seed_everything, train_stages
     from aa_trigger.model.scores import compute_scores
+    from aa_trigger.model.training import recon_error
     from aa_trigger.model.vae import KIND_DEFAULTS, ModelConfig, available_scores
 
     t0 = time.time()
@@ -117,9 +118,12 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
         graphs[score] = graph_to_dict(graph)
     # the full VAE's reconstruction error (float, not deployable): what AA acts on, for comparison; for a
     # float model also its encoder-only scores
-    floats = ("recon",) if cfg.quantize else ("recon", *available_scores(parts))
+    if cfg.quantize:  # only the reconstruction error: the deployed scores are emulated above
+        measure("recon", recon_error(parts, data.x_test),
+                {k: recon_error(parts, x) for k, x in data.signals_test.items()})
+        return TrialResult(out, means, cost, time.time() - t0, list(data.finetune_signals), graphs)
     bg = compute_scores(parts, data.x_test)
     sig = {k: compute_scores(parts, x) for k, x in data.signals_test.items()}
-    for score in floats:
+    for score in ("recon", *available_scores(parts)):
         measure(score, bg[score], {k: v[score] for k, v in sig.items()})
     return TrialResult(out, means, cost, time.time() - t0, list(data.finetune_signals), graphs)
