@@ -288,3 +288,18 @@ class ScanConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class CeilingConfig:
+    """The supervised ceiling: classifiers trained on each signal, as evidence of what is reachable."""
+
+    seeds: int = opt(3, "seeds (signal split and initialisation); results are mean +- std over them", low=1)
+    hidden: list[int] = opt([64, 32], "hidden widths of the classifier (float, ReLU)", nargs="+", low=1)
+    classifier_epochs: int = opt(10, "training epochs of each classifier", low=1)
+    classifier_background: int = opt(500_000, "training background events per classifier (at most the training "
+                                               "split)", low=1)
+    json: str = opt("", "also write the per-seed results and the summary to this strict-JSON file")
+
+    def validate(self) -> None:
+        check_fields(self)

@@ -39,9 +39,12 @@ def kind_of(f: Field) -> type:
     return str
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One ``--option`` per field of ``cls``: type, default, choices and help from the field."""
+def add_arguments(parser: argparse.ArgumentParser, cls: type, only: Any = None) -> None:
+    """One ``--option`` per field of ``cls`` (or of those named in ``only``): type, default, choices and help
+    from the field."""
     for f in fields(cls):
+        if only is not None and f.name not in only:
+            continue
         m = f.metadata
         default = _default(f)
         limits = _limits_text(m)
@@ -97,6 +100,6 @@ def _check_value(name: str, v: Any, kind: type, m: Any) -> None:
 
 def from_namespace(cls: type, ns: argparse.Namespace) -> Any:
     """The configuration of parsed arguments, validated (fields, then the class's own ``validate``)."""
-    cfg = cls(**{f.name: getattr(ns, f.name) for f in fields(cls)})
+    cfg = cls(**{f.name: getattr(ns, f.name, _default(f)) for f in fields(cls)})  # fields without option: default
     cfg.validate()
     return cfg

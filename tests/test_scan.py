@@ -85,8 +85,15 @@ def test_local_cluster_scan_resumes_and_reproduces(tmp_path):
         score_from_scan(folder, {**run.config, "kl_weight": 7.0}, ("mu2", "surrogate"))
     summary = (folder / "summary.md").read_text()
     assert "| lambda_max | seeds |" in summary and " +- " in summary
-    header = (folder / "trials.csv").read_text().splitlines()[0]
+    # each signal apart, seen ones marked, efficiencies with their binomial uncertainty; seen means apart
+    assert "`mu2` per signal: tpr_400kHz in %" in summary and "| leptoquark (seen) |" in summary
+    assert "(stat. " in summary and "means over the signals used in fine-tuning (seen)" in summary
+    assert (folder / "signals_mu2_tpr_400kHz.png").is_file() and (folder / "signals_recon_auc.png").is_file()
+    header = (folder / "trials.csv").read_text().splitlines()[0].split(",")
     assert "recon.auc" in header and "recon.lut_estimate" not in header  # the float full VAE, for comparison
+    assert {"mu2.seen_auc", "mu2.tpr_400kHz_err", "mu2.Ato4l.tpr_400kHz_err", "mu2.Ato4l.n", "finetune"} <= set(header)
+    objectives = pd.read_csv(folder / "trials.csv")
+    assert (objectives["finetune"] == "leptoquark").all()
     assert sorted(p.name for p in (folder / "graphs").iterdir()) == [f"trial-{i}.json" for i in range(4)]
     again = _scan(tmp_path, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "2", "--estimate", "yosys")
     assert again.returncode == 0 and "scan: 0 trials to run" in again.stderr, again.stderr[-3000:]

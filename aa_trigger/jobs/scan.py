@@ -95,6 +95,7 @@ def _plots(folder: Path, rows: list[dict[str, Any]], dims: list[str], score: str
         signals = sorted({k.split(".")[1] for r in done for k in r if k.startswith(f"{name}.") and k.count(".") >= 2})
         for metric in dict.fromkeys(["auc", eff_key.split(".", 1)[1]]):
             plots.dimension_plots(folder, rows, dims, name, metric, signals)
+            plots.signal_plot(folder, rows, dims, name, metric)
 
 
 def _export_best(study: Any, base: TrainConfig, space: Any, folder: Path, progress: Progress) -> Path:

@@ -64,3 +64,39 @@ def dimension_plots(folder: Path, rows: list[dict[str, Any]], dims: list[str], s
         ax.legend(fontsize=7)
         out.append(save_figure(fig, folder / f"scan_{dim}_{score}_{metric}.png"))
     return out
+
+
+def signal_plot(folder: Path, rows: list[dict[str, Any]], dims: list[str], score: str, metric: str) -> Path | None:
+    """Each configuration's ``metric`` per signal, mean +- std over seeds (the binomial 68% half-width as a
+    thin inner bar for efficiencies); signals seen in fine-tuning drawn hollow."""
+    from aa_trigger.scans.results import signal_table
+
+    signals, seen, table = signal_table(rows, dims, score, metric)
+    if not signals or not table:
+        return None
+    plt = pyplot()
+    cols = [d for d in dims if d != "seed"]
+    percent = 100.0 if metric.startswith("tpr_") else 1.0
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(table) + 2), 4.5))
+    width = 0.8 / len(signals)
+    for j, sig in enumerate(signals):
+        xs = np.arange(len(table)) - 0.4 + width * (j + 0.5)
+        mean = np.array([e[f"{score}.{sig}.{metric}"][0] for e in table]) * percent
+        std = np.nan_to_num(np.array([e[f"{score}.{sig}.{metric}"][1] for e in table])) * percent
+        kw = dict(mfc="none") if sig in seen else {}
+        low = np.minimum(std, np.nan_to_num(mean)) if percent != 1.0 else std  # an efficiency is >= 0
+        line = ax.errorbar(xs, mean, yerr=[low, std], fmt="o", capsize=2, label=sig + (" (seen)" if sig in seen else ""),
+                           **kw)
+        if percent != 1.0:
+            stat = np.nan_to_num(np.array([e[f"{score}.{sig}.{metric}_err"][0] for e in table])) * percent
+            ax.errorbar(xs, mean, yerr=[np.minimum(stat, np.nan_to_num(mean)), stat], fmt="none", elinewidth=3, alpha=0.5, color=line[0].get_color())
+    ax.set_xticks(np.arange(len(table)))
+    ax.set_xticklabels(["\n".join(f"{c}={e[c]}" for c in cols) for e in table], fontsize=7)
+    ax.set_ylabel(f"{metric}" + (" (%)" if percent != 1.0 else "") + f" ({score})")
+    if percent != 1.0:
+        ax.set_yscale("symlog", linthresh=0.1)
+        ax.set_ylim(bottom=0)
+    ax.set_title("per signal: mean +- std over seeds" + (" (thick: binomial 68%)" if percent != 1.0 else ""),
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    return save_figure(fig, folder / f"signals_{score}_{metric}.png")

@@ -12,10 +12,14 @@ import numpy as np
 from aa_trigger.scans.trial import LUT_ESTIMATE, lut_estimate
 
 
+SEEN_PREFIX = "seen_"  # ``score.seen_auc``: the mean over the fine-tuning signals
+
+
 def efficiency_order(keys: Any) -> list[str]:
     """Efficiency metric names (``tpr_...``), trigger rates first, then FPRs, each in the given order:
     the first one the background resolves is the scan's objective."""
-    return sorted((k for k in keys if k.split(".")[-1].startswith("tpr_")), key=lambda k: ".tpr_fpr_" in f".{k}")
+    return sorted((k for k in keys if k.split(".")[-1].startswith("tpr_") and not k.endswith("_err")),
+                  key=lambda k: ".tpr_fpr_" in f".{k}")
 
 
 def scores_of(rows: list[dict[str, Any]]) -> list[str]:
@@ -32,6 +36,9 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)):
         row: dict[str, Any] = {"trial": t.number, "state": t.state.name, **t.params}
         result = t.user_attrs.get("result") or {}
+        row["finetune"] = ",".join(result.get("finetune_signals") or [])
+        for score, means in (result.get("mean_seen") or {}).items():  # SEEN_PREFIX: no metric starts with it
+            row.update({f"{score}.{SEEN_PREFIX}{k}": (math.nan if v is None else v) for k, v in means.items()})
         for score, means in (result.get("mean_unseen") or {}).items():
             row.update({f"{score}.{k}": (math.nan if v is None else v) for k, v in means.items()})
             cost = (result.get("cost") or {}).get(score, {})
@@ -41,7 +48,8 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
             for sig, values in result["metrics"][score].items():
                 row.update({f"{score}.{sig}.{k}": (math.nan if v is None else v) for k, v in values.items()})
         row["seconds"] = result.get("seconds", math.nan)
-        row["error"] = t.user_attrs.get("error", "")
+        row["error"] = t.user_attrs.get("error", "") or ("interrupted (the point runs again)"
+                                                          if t.state.name == "FAIL" else "")
         rows.append(row)
     return rows
 
@@ -130,18 +138,71 @@ def _synthesis_lines(rows: list[dict[str, Any]], dims: list[str], score: str,
     return lines
 
 
-def _scores_lines(rows: list[dict[str, Any]], dims: list[str], metric: str) -> list[str]:
-    """Every score side by side per configuration: mean unseen AUC and efficiency, mean +- std over seeds."""
+def _scores_lines(rows: list[dict[str, Any]], dims: list[str], metric: str, prefix: str = "") -> list[str]:
+    """Every score side by side per configuration: mean AUC and efficiency over the unseen signals (or, with
+    ``prefix=SEEN_PREFIX``, the seen ones), mean +- std over seeds."""
     names = scores_of([r for r in rows if r["state"] == "COMPLETE"])
-    keys = [f"{n}.{m}" for n in names for m in dict.fromkeys(["auc", metric])]
+    keys = [f"{n}.{prefix}{m}" for n in names for m in dict.fromkeys(["auc", metric])]
     table = seed_table(rows, dims, keys)
+    if prefix and all(math.isnan(e[k][0]) for e in table for k in keys):
+        return []  # no seen signal among the test signals (or trials from before they were recorded)
     cols = [d for d in dims if d != "seed"]
+    which = "the signals used in fine-tuning (seen)" if prefix else "the unseen signals"
     lines = ["", "Every score (deployed ones emulated bit-exactly; `recon` is the float full VAE, not deployable), "
-             "means over the unseen signals, mean +- std over seeds:", "",
+             f"means over {which}, mean +- std over seeds:", "",
              "| " + " | ".join(cols + ["seeds"] + keys) + " |", "|" + "---|" * (len(cols) + 1 + len(keys))]
     for e in table:
         lines.append("| " + " | ".join([str(e[c]) for c in cols] + [str(e["seeds"])] + [_fmt(e[k]) for k in keys])
                      + " |")
+    return lines
+
+
+def signals_of(rows: list[dict[str, Any]], score: str) -> tuple[list[str], set[str]]:
+    """The signals a score was measured on, and those used in fine-tuning (seen)."""
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    signals = sorted({k.split(".")[1] for r in done for k in r if k.startswith(f"{score}.") and k.count(".") == 2})
+    seen = {s for r in done for s in str(r.get("finetune") or "").split(",") if s}
+    return signals, seen
+
+
+def signal_table(rows: list[dict[str, Any]], dims: list[str], score: str, metric: str
+                 ) -> tuple[list[str], set[str], list[dict[str, Any]]]:
+    """Per configuration and signal: ``metric`` and its binomial uncertainty, mean +- std over seeds."""
+    signals, seen = signals_of(rows, score)
+    keys = [f"{score}.{s}.{metric}{e}" for s in signals for e in ("", "_err")]
+    return signals, seen, seed_table(rows, dims, keys)
+
+
+def _cell(v: tuple[float, float, int], err: tuple[float, float, int] | None, percent: bool) -> str:
+    mean, std, _ = v
+    if math.isnan(mean):
+        return "n/a"
+    f = 100.0 if percent else 1.0
+    d = 2 if percent else 3
+    text = f"{f * mean:.{d}f}" + (f" +- {f * std:.{d}f}" if not math.isnan(std) else "")
+    if err is not None and not math.isnan(err[0]):
+        text += f" (stat. {f * err[0]:.{d}f})"
+    return text
+
+
+def _signal_lines(rows: list[dict[str, Any]], dims: list[str], score: str, metric: str) -> list[str]:
+    """Each signal's efficiency (in %) and AUC per configuration; seen signals marked."""
+    lines = []
+    cols = [d for d in dims if d != "seed"]
+    for m in (metric, "auc"):
+        signals, seen, table = signal_table(rows, dims, score, m)
+        if not signals:
+            return []
+        percent = m.startswith("tpr_")
+        lines += ["", f"`{score}` per signal: {m}" + (" in %" if percent else "") + ", mean +- std over seeds"
+                  + (" (stat.: the binomial 68% half-width, mean over seeds)" if percent else "")
+                  + "; (seen): used in fine-tuning:", "",
+                  "| " + " | ".join(cols + ["seeds"] + [s + (" (seen)" if s in seen else "") for s in signals]) + " |",
+                  "|" + "---|" * (len(cols) + 1 + len(signals))]
+        for e in table:
+            lines.append("| " + " | ".join([str(e[c]) for c in cols] + [str(e["seeds"])] + [
+                _cell(e[f"{score}.{s}.{m}"], e[f"{score}.{s}.{m}_err"] if percent else None, percent)
+                for s in signals]) + " |")
     return lines
 
 
@@ -166,9 +227,12 @@ def summary_markdown(rows: list[dict[str, Any]], dims: list[str], score: str, co
         cells += [_count(e[f"{score}.{c}"][0]) for c in ("adders", "lut_estimate", "stages")]
         cells.append("*" if i in front else "")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _signal_lines(rows, dims, score, eff_key.split(".", 1)[1])
     lines += _synthesis_lines(rows, dims, score, synthesis or {})
     lines += _scores_lines(rows, dims, eff_key.split(".", 1)[1])
-    failed = [r for r in rows if r["state"] == "FAIL"]
+    lines += _scores_lines(rows, dims, eff_key.split(".", 1)[1], SEEN_PREFIX)
+    completed = {tuple(r.get(d) for d in dims) for r in rows if r["state"] == "COMPLETE"}
+    failed = [r for r in rows if r["state"] == "FAIL" and tuple(r.get(d) for d in dims) not in completed]
     if failed:
         lines += ["", f"{len(failed)} failed trial(s): " + "; ".join(
             f"#{r['trial']} {({d: r.get(d) for d in dims})}: {r['error']}" for r in failed[:5])]

@@ -37,6 +37,29 @@ class TrialResult:
     seconds: float
     finetune_signals: list[str] = field(default_factory=list)
     graphs: dict[str, dict[str, Any]] = field(default_factory=dict)  # score -> graph_to_dict (kept in the folder)
+    mean_seen: dict[str, dict[str, float]] = field(default_factory=dict)  # the same over the fine-tuning signals
+
+
+def signal_metrics(bg: np.ndarray, sig: np.ndarray, points: list[Any]) -> dict[str, float]:
+    """AUC, the efficiency at each working point with its binomial uncertainty (``<key>_err``: half the
+    68% Clopper-Pearson interval) and the signal's test events ``n``."""
+    from aa_trigger.evaluation import metrics as m
+
+    out = {"auc": m.auc(bg, sig), "n": float(len(sig))}
+    for p in points:
+        out[p.key] = m.tpr_at_fpr(bg, sig, p.fpr)
+        out[f"{p.key}_err"] = m.tpr_uncertainty(bg, sig, p.fpr)
+    return out
+
+
+def signal_means(per: dict[str, dict[str, float]], names: list[str]) -> dict[str, float]:
+    """Mean of each metric over the signals ``names``; a ``_err`` (independent binomial errors) adds in
+    quadrature, divided by their number. NaN for no signal."""
+    keys = [k for k in next(iter(per.values())) if k != "n"] if per else []
+    if not names:
+        return {k: float("nan") for k in keys}
+    return {k: float(np.sqrt(np.sum([per[s][k] ** 2 for s in names])) / len(names)) if k.endswith("_err")
+            else float(np.mean([per[s][k] for s in names])) for k in keys}
 
 
 def set_threads(threads: int) -> None:
@@ -83,7 +106,6 @@ def _cost(graph: Any, clock_mhz: float) -> dict[str, float]:
 def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_mhz: float = 240.0) -> TrialResult:
     """Train ``cfg`` (pretraining, AA, surrogates) on the data of ``data_cfg`` and evaluate its deployable
     scores as the firmware computes them."""
-    from aa_trigger.evaluation import metrics as m
     from aa_trigger.firmware import emulator
     from aa_trigger.firmware.graph import build_graph, graph_to_dict
     from aa_trigger.jobs.train import seed_everything, train_stages
@@ -100,15 +122,13 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
                        KIND_DEFAULTS[data.kind][2])
     _, parts, _ = train_stages(mcfg, cfg, data, {}, lambda msg: None)
     points = cfg.working_points()
-    out, means, cost, graphs = {}, {}, {}, {}
+    out, means, seen_means, cost, graphs = {}, {}, {}, {}, {}
 
     def measure(score: str, bg: np.ndarray, signals: dict[str, np.ndarray]) -> None:
-        per = {sig: {"auc": m.auc(bg, s), **{p.key: m.tpr_at_fpr(bg, s, p.fpr) for p in points}}
-               for sig, s in signals.items()}
+        per = {sig: signal_metrics(bg, s, points) for sig, s in signals.items()}
         out[score] = per
-        unseen = [v for k, v in per.items() if k not in data.finetune_signals]
-        keys = next(iter(per.values())).keys()
-        means[score] = {k: float(np.mean([u[k] for u in unseen])) if unseen else float("nan") for k in keys}
+        means[score] = signal_means(per, [k for k in per if k not in data.finetune_signals])
+        seen_means[score] = signal_means(per, [k for k in per if k in data.finetune_signals])
 
     for score in available_scores(parts) if cfg.quantize else ():
         graph = build_graph(parts, data.scaler.input_type, score)
@@ -121,9 +141,9 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
     if cfg.quantize:  # only the reconstruction error: the deployed scores are emulated above
         measure("recon", recon_error(parts, data.x_test),
                 {k: recon_error(parts, x) for k, x in data.signals_test.items()})
-        return TrialResult(out, means, cost, time.time() - t0, list(data.finetune_signals), graphs)
+        return TrialResult(out, means, cost, time.time() - t0, list(data.finetune_signals), graphs, seen_means)
     bg = compute_scores(parts, data.x_test)
     sig = {k: compute_scores(parts, x) for k, x in data.signals_test.items()}
     for score in ("recon", *available_scores(parts)):
         measure(score, bg[score], {k: v[score] for k, v in sig.items()})
-    return TrialResult(out, means, cost, time.time() - t0, list(data.finetune_signals), graphs)
+    return TrialResult(out, means, cost, time.time() - t0, list(data.finetune_signals), graphs, seen_means)
