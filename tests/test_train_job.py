@@ -28,7 +28,7 @@ def test_end_to_end_aa_raises_finetune_score(tmp_path):
     cfg = TrainConfig(**SMALL, output=str(tmp_path / "models"), cache_dir=str(tmp_path / "cache"), run_name="t")
     res = run_training(cfg)
     run = load_run(res.path)
-    for f in ("metrics.json", "summary.md", "history.json", "roc_mu2.png", "scores_recon.png"):
+    for f in ("metrics.json", "summary.md", "history.json", "roc_mu2.png", "scores_recon.png", "working_points.png"):
         assert (res.path / f).is_file(), f
     prov = json.loads((res.path / "provenance.json").read_text())
     assert prov["seed"] == 0 and set(prov["data_sha256"]) == {"background", *SMALL["signals"]}

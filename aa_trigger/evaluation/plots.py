@@ -79,3 +79,34 @@ def roc_curves(folder: Path, stages: dict[str, tuple[dict, dict]], fpr_marks: li
         ax.legend(fontsize=6, loc="upper left")
         written.append(save_figure(fig, folder / f"roc_{name}.png"))
     return written
+
+
+def working_point_plot(folder: Path, before: dict[str, Any], after: dict[str, Any],
+                       points: list[metrics.WorkingPoint]) -> Path:
+    """``working_points.png``: one panel per score, each signal's efficiency at every working point with its
+    binomial 68% interval, before AA dashed, after AA solid; signals seen in fine-tuning drawn hollow."""
+    plt = pyplot()
+    names = [n for n in SCORES if any(n in r["scores"] for r in after.values())]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 4.2), sharey=True, squeeze=False)
+    xs = np.arange(len(points))
+    for ax, name in zip(axes[0], names):
+        for i, (sig, r) in enumerate(after.items()):
+            if name not in r["scores"]:
+                continue
+            colour = f"C{i}"
+            for stage, res, style in (("plain", before, "--"), ("AA", after, "-")):
+                v = res[sig]["scores"][name]
+                eff = np.array([100 * v[p.key] for p in points], float)
+                err = np.array([100 * v.get(p.key + "_err", np.nan) for p in points], float)
+                low = np.minimum(np.nan_to_num(err), np.nan_to_num(eff))
+                ax.errorbar(xs, eff, yerr=[low, np.nan_to_num(err)], fmt="o" + style, color=colour, capsize=2,
+                            mfc="none" if r["used_in_finetuning"] else colour, lw=1,
+                            label=f"{sig}{' (seen)' if r['used_in_finetuning'] else ''} {stage}")
+        ax.set_xticks(xs)
+        ax.set_xticklabels([p.label for p in points], fontsize=7)
+        ax.set_yscale("symlog", linthresh=0.1)
+        ax.set_ylim(bottom=0)
+        ax.set_title(SCORES[name], fontsize=8)
+    axes[0][0].set_ylabel("signal efficiency (%)")
+    axes[0][-1].legend(fontsize=5, loc="upper left")
+    return save_figure(fig, folder / "working_points.png")

@@ -85,6 +85,7 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
         fpr_marks = [p.fpr for p in cfg.working_points()]
         plots.score_distributions(tmp, stages)
         plots.roc_curves(tmp, stages, fpr_marks)
+        plots.working_point_plot(tmp, before, after, cfg.working_points())
         timings["total_s"] = time.time() - t0
         runfolder.save_provenance(tmp, cfg, data, timings)
     return TrainResult(final, before, after, summary, time.time() - t0)
