@@ -94,6 +94,14 @@ def test_local_cluster_scan_resumes_and_reproduces(tmp_path):
     assert {"mu2.seen_auc", "mu2.tpr_400kHz_err", "mu2.Ato4l.tpr_400kHz_err", "mu2.Ato4l.n", "finetune"} <= set(header)
     objectives = pd.read_csv(folder / "trials.csv")
     assert (objectives["finetune"] == "leptoquark").all()
+    cmp = subprocess.run([sys.executable, "-m", "aa_trigger.compare", str(folder)], capture_output=True, text=True)
+    assert cmp.returncode == 0, cmp.stderr
+    lam1 = objectives[objectives.lambda_max == 1]
+    row = next(line for line in cmp.stdout.splitlines() if line.startswith("| s lambda_max=1 | mu2 | 2 |"))
+    assert f"{100 * lam1['mu2.Ato4l.tpr_400kHz'].mean():.2f} +- " in row  # the one unseen signal's mean
+    bad = subprocess.run([sys.executable, "-m", "aa_trigger.compare", str(folder), "--baseline", str(folder)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "2 configurations; give a scan of one" in bad.stderr
     assert sorted(p.name for p in (folder / "graphs").iterdir()) == [f"trial-{i}.json" for i in range(4)]
     again = _scan(tmp_path, "--grid", "lambda-max=0,1", "--seeds", "2", "--workers", "2", "--estimate", "yosys")
     assert again.returncode == 0 and "scan: 0 trials to run" in again.stderr, again.stderr[-3000:]
