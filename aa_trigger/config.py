@@ -13,7 +13,7 @@ from aa_trigger.errors import AATriggerError
 from aa_trigger.evaluation.metrics import WorkingPoint, working_points
 from aa_trigger.firmware.parts import PARTS
 from aa_trigger.model.quant import Quantisation
-from aa_trigger.model.vae import KIND_DEFAULTS
+from aa_trigger.model.vae import AA_TARGET_BY_KIND, KIND_DEFAULTS
 from aa_trigger.options import check_fields, opt
 from aa_trigger.outputs import check_name
 
@@ -103,10 +103,11 @@ class TrainConfig:
     lambda_max: float = opt(1.0, "AA penalty weight reached at the last fine-tuning epoch (linear ramp from 0)")
     anomaly_fraction: float = opt(0.1, "fraction of each AA batch drawn from the fine-tuning signal")
     clip: float = opt(200.0, "per-event clip of the anomaly error in the AA term")
-    aa_target: str = opt("recon", "what the AA term pushes up on anomalies: 'recon' (reconstruction error, "
-                                    "the paper), 'latent' (the deployable sum mu^2) or 'surrogate' (the deployable "
-                                    "surrogate head, trained jointly inside the AA loop)",
-                         choices=["recon", "latent", "surrogate"])
+    aa_target: str = opt("auto", "what the AA term pushes up on anomalies: 'recon' (reconstruction error, "
+                                   "the paper), 'latent' (the deployable sum mu^2) or 'surrogate' (the deployable "
+                                   "surrogate head, trained jointly inside the AA loop); 'auto': per data kind, the "
+                                   "one measured best (" + ", ".join(f"{k} {v}" for k, v in AA_TARGET_BY_KIND.items())
+                                   + ")", choices=["auto", "recon", "latent", "surrogate"])
     aa_loss: str = opt("clip", "AA term: 'clip' (the paper: minus lambda times the mean clipped anomaly error) or "
                                "'margin' (a hinge: anomalies are pushed above the background score's quantile at "
                                "the first trigger rate, re-measured each epoch, times exp(--margin); the penalty "
@@ -186,9 +187,10 @@ class TrainConfig:
         return asdict(self)
 
     def with_model_defaults(self, kind: str) -> "TrainConfig":
-        """The per-data-kind architecture defaults filled in (widths, latent)."""
+        """The per-data-kind defaults filled in (widths, latent, the AA target)."""
         widths, latent, _ = KIND_DEFAULTS[kind]
-        return replace(self, widths=list(self.widths) or widths, latent=self.latent or latent)
+        target = AA_TARGET_BY_KIND[kind] if self.aa_target == "auto" else self.aa_target
+        return replace(self, widths=list(self.widths) or widths, latent=self.latent or latent, aa_target=target)
 
 
 @dataclass

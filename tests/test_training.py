@@ -63,7 +63,8 @@ def test_training_is_deterministic(quantize):
     for _ in range(2):
         tf.keras.utils.set_random_seed(1)
         parts = VAEParts.build(cfg)
-        s = TrainConfig(epochs_finetune=2, batch_size=256, lambda_max=1.0, anomaly_fraction=0.1, seed=1)
+        s = TrainConfig(epochs_finetune=2, batch_size=256, lambda_max=1.0, anomaly_fraction=0.1, seed=1,
+                        aa_target="recon")
         hist = train_vae(parts, _data(), s, x_anom=_data(512, seed=1) + 3.0)
         runs.append((hist, [w.copy() for w in parts.encoder.get_weights()]))
     assert runs[0][0] == runs[1][0]
@@ -78,8 +79,18 @@ def _finetune(**kw):
     tf.keras.utils.set_random_seed(2)
     parts = VAEParts.build(cfg)
     train_vae(parts, _data(), TrainConfig(epochs_pretrain=3, batch_size=256, seed=2))
-    s = TrainConfig(epochs_finetune=8, batch_size=256, anomaly_fraction=0.1, seed=2, learning_rate=1e-2, **kw)
+    s = TrainConfig(epochs_finetune=8, batch_size=256, anomaly_fraction=0.1, seed=2, learning_rate=1e-2,
+                    **{"aa_target": "recon", **kw})
     return train_vae(parts, _data(), s, x_anom=_data(512, seed=1) * 0.2)
+
+
+def test_aa_target_auto_resolves_per_data_kind_and_training_refuses_it_unresolved():
+    assert TrainConfig().with_model_defaults("trigger").aa_target == "recon"
+    assert TrainConfig().with_model_defaults("image").aa_target == "latent"
+    assert TrainConfig(aa_target="surrogate").with_model_defaults("tabular").aa_target == "surrogate"
+    cfg = ModelConfig(n_features=12, widths=[8], latent=3, quantize=0, surrogate_width=4, recon="mse")
+    with pytest.raises(ValueError, match="not resolved"):
+        train_vae(VAEParts.build(cfg), _data(), TrainConfig(epochs_finetune=1), x_anom=_data(64, seed=1))
 
 
 def test_background_anchor_keeps_the_background_loss_near_its_pretrained_value():

@@ -133,6 +133,8 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.nd
     import tensorflow as tf
 
     aa = x_anom is not None
+    if aa and s.aa_target not in ("recon", "latent", "surrogate"):  # 'auto' is resolved per data kind beforehand
+        raise ValueError(f"aa_target {s.aa_target!r} is not resolved (TrainConfig.with_model_defaults)")
     stage, epochs = ("aa", s.epochs_finetune) if aa else ("pretrain", s.epochs_pretrain)
     n_bg_batch, n_anom_batch = batch_composition(s.batch_size, s.anomaly_fraction if aa else 0.0)
     schedule = linear_ramp(s.lambda_max if aa else 0.0, epochs)

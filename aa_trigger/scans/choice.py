@@ -19,7 +19,8 @@ _NOT_CONFIG = {"seed", "output", "run_name", "force", "cache_dir", "data_dir"}
 def _same_configuration(run_config: dict[str, Any], cfg: Any) -> bool:
     for f in fields(cfg):
         value = getattr(cfg, f.name)
-        if f.name in _NOT_CONFIG or (f.name in ("latent", "widths") and not value):  # kind defaults: resolved in runs
+        if f.name in _NOT_CONFIG or (f.name in ("latent", "widths") and not value) or (
+                f.name == "aa_target" and value == "auto"):  # kind defaults: resolved in runs
             continue
         if run_config.get(f.name) != value:
             return False
