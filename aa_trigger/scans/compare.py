@@ -123,11 +123,13 @@ def markdown(rows: list[dict[str, Any]], metric: str, baseline: str) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         low = r["eff_signals"][r["lowest"]]
-        loss = max((-v for v in r["auc_change"].values()), default=math.nan)
+        worst = min(r["auc_change"], key=r["auc_change"].get, default=None)
+        loss = -r["auc_change"][worst] if worst else math.nan
         lines.append("| " + " | ".join([
             r["configuration"], r["score"], str(r["seeds"]), pm(r["eff"], f, 2),
             f"{r['lowest']} {f * low[0]:.2f}", pm(r["auc"], 1.0, 3),
-            "n/a" if math.isnan(loss) else f"{loss:+.3f}", ", ".join(r["auc_drops"]) or "none",
+            "n/a" if math.isnan(loss) else f"{worst} {loss:.3f}" if loss > 0 else "none",
+            ", ".join(r["auc_drops"]) or "none",
             "n/a" if math.isnan(r["top_spread"]) else f"{r['top']} {r['top_spread']:.2f}"]) + " |")
     signals = list(dict.fromkeys(s for r in rows for s in r["eff_signals"]))
     lines += ["", f"Each unseen signal's {metric}{unit}, mean +- std over seeds:", "",
