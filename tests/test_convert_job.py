@@ -224,3 +224,29 @@ def test_weighted_mu2_is_bit_exact_through_every_back_end(tmp_path, need_tool):
     checks = {(c["a"], c["b"]): (c["equal"], c["events"]) for c in report["bit_exact"]}
     assert checks[("numpy", "qkeras")] == (25000, 25000) and checks[("numpy", "verilator_rtl")] == (25000, 25000)
     assert checks[("numpy", "hls4ml_predict")] == (4000, 4000) and checks[("numpy", "csim")] == (500, 500)
+
+
+def test_auto_score_follows_the_working_point_then_the_auc():
+    """--score auto: the higher mean unseen efficiency at the first resolved trigger rate (the AA study's
+    criterion for trigger data); where no rate is resolved (small tables), the higher mean unseen AUC."""
+    from types import SimpleNamespace
+
+    from aa_trigger.jobs.convert import choose_score
+
+    def sig(seen, mu2, sur, wmu2):
+        return {"used_in_finetuning": seen, "scores": {
+            s: {"auc": v[0], "tpr_1kHz": v[1], "tpr_1kHz_err": 0.001, "tpr_fpr_1e-05": 0.5}
+            for s, v in (("mu2", mu2), ("surrogate", sur), ("wmu2", wmu2))}}
+
+    metrics = {"aa": {"a": sig(False, (0.9, 0.01), (0.7, 0.02), (0.8, 0.03)),
+                      "b": sig(False, (0.8, 0.00), (0.6, 0.00), (0.7, 0.00)),
+                      "seen": sig(True, (0.5, 0.9), (0.5, 0.9), (0.5, 0.0))}}
+    run = SimpleNamespace(metrics=metrics, aa=SimpleNamespace(weighting=object()), config={})
+    score, why = choose_score(run, "auto")
+    assert score == "wmu2" and "1kHz" in why and "wmu2 1.50%" in why
+    for r in metrics["aa"].values():  # too little background for 1 kHz: n/a (NaN) for every score
+        for v in r["scores"].values():
+            v["tpr_1kHz"] = float("nan")
+    score, why = choose_score(run, "auto")
+    assert score == "mu2" and "higher mean AUC" in why
+    assert choose_score(run, "surrogate") == ("surrogate", "chosen with --score")

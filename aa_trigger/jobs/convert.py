@@ -37,8 +37,10 @@ def newest_run(root: Path = Path("models")) -> Path:
 
 
 def choose_score(run: runfolder.Run, score: str, scan: str = "") -> tuple[str, str]:
-    """Resolve ``auto`` to the deployable score with the better mean unseen-signal AUC after AA, or with
-    ``scan`` the better mean over the scan's seeds."""
+    """Resolve ``auto`` to a deployable score by the run's metrics after AA, as the AA study chose: the higher
+    mean efficiency over the signals unseen in fine-tuning at the first trigger rate the background resolves
+    (trigger data), else the higher mean unseen AUC (tables, images); with ``scan``, the same over the scan's
+    seeds."""
     if score != "auto":
         if scan:
             raise AATriggerError("--score-from needs --score auto")
@@ -49,10 +51,20 @@ def choose_score(run: runfolder.Run, score: str, scan: str = "") -> tuple[str, s
         return score_from_scan(Path(scan), run.config, available_scores(run.aa))
     if run.metrics is None:
         return "mu2", "default (the run has no metrics.json)"
+    after = run.metrics["aa"]
     scores = [s for s in available_scores(run.aa)
-              if all(s in r["scores"] for r in run.metrics["aa"].values())]  # older runs: no wmu2 metrics
-    aucs = {s: mean_unseen_auc(run.metrics["aa"], s) for s in scores}
-    best = max(aucs, key=lambda s: (np.nan_to_num(aucs[s], nan=-1.0), s == "mu2"))
+              if all(s in r["scores"] for r in after.values())]  # older runs: no wmu2 metrics
+    unseen = [r for r in after.values() if not r["used_in_finetuning"]]
+    rates = [k for k in next(iter(after.values()))["scores"][scores[0]] if k.startswith("tpr_")
+             and not k.startswith("tpr_fpr_") and not k.endswith("_err")]
+    rate = next((k for k in rates if unseen and all(np.isfinite(r["scores"][s][k]) for r in unseen for s in scores)),
+                None)
+    aucs = {s: mean_unseen_auc(after, s) for s in scores}
+    effs = {s: float(np.mean([r["scores"][s][rate] for r in unseen])) if rate else float("nan") for s in scores}
+    best = max(scores, key=lambda s: (np.nan_to_num(effs[s], nan=-1.0), np.nan_to_num(aucs[s], nan=-1.0), s == "mu2"))
+    if rate:
+        return best, f"auto: higher mean efficiency at {rate[4:]} on signals unseen in fine-tuning (" + \
+            ", ".join(f"{k} {100 * v:.2f}%" for k, v in effs.items()) + "; one seed: --score-from SCAN chooses over seeds)"
     return best, "auto: higher mean AUC on signals unseen in fine-tuning (" + \
         ", ".join(f"{k} {v:.4f}" for k, v in aucs.items()) + ")"
 
