@@ -86,7 +86,8 @@ def _finetune(**kw):
 
 def test_aa_target_auto_resolves_per_data_kind_and_training_refuses_it_unresolved():
     assert TrainConfig().with_model_defaults("trigger").aa_target == "recon"
-    assert TrainConfig().with_model_defaults("image").aa_target == "latent"
+    assert TrainConfig().with_model_defaults("image").aa_target == "surrogate"
+    assert TrainConfig().with_model_defaults("tabular").aa_target == "latent"
     assert TrainConfig(aa_target="surrogate").with_model_defaults("tabular").aa_target == "surrogate"
     cfg = ModelConfig(n_features=12, widths=[8], latent=3, quantize=0, surrogate_width=4, recon="mse")
     with pytest.raises(ValueError, match="not resolved"):
