@@ -23,11 +23,11 @@ def experiments(root: Path, quick: bool) -> dict[str, list[str]]:
              "--data", f"fashion={root / 'fashion_mnist' / 'fashion-mnist_test_1000rows.csv'}",
              "--label-map", *seen, "--background", "mnist", "--finetune", "fashion:seen", "--test", "fashion:unseen",
              "--quantize", "0", "--batch-size", "128", "--epochs-pretrain", "10", "--epochs-finetune", "5",
-             "--lambda-max", "0.1"]
+             "--lambda-max", "0.1", "--aa-target", "recon"]  # the paper's AA term
     cicids = ["--data", str(root / "cicids2017" / "cicids2017_cleaned_grouped_sample_12k.csv"),
               "--label-column", "Attack Type", "--background", "Normal Traffic", "--finetune", "Brute Force",
               "--quantize", "0", "--batch-size", "512", "--epochs-pretrain", "50", "--epochs-finetune", "20",
-              "--lambda-max", "5"]
+              "--lambda-max", "5", "--aa-target", "recon"]
     exps = {"mnist": mnist, "cicids": cicids}
     if quick:
         for args in exps.values():
