@@ -18,7 +18,7 @@ from aa_trigger.options import check_fields, opt
 from aa_trigger.outputs import check_name
 
 BX_RATES_MHZ = {"40": 40.0, "28.61": 28.61}
-BACKENDS = {"vitis": "Vitis", "vivado": "Vivado", "rtl": "RTL"}
+BACKENDS = {"vitis": "Vitis", "vivado": "Vivado", "rtl": "RTL", "cmssw": "CMSSW"}
 STRATEGIES = ("Latency", "Resource")
 IO_TYPES = ("io_parallel", "io_stream")
 SCORE_CHOICES = ("auto", "mu2", "surrogate", "wmu2", "rz")
@@ -200,8 +200,12 @@ class ConvertConfig:
     run: str = opt("", "run folder (default: the newest under models/)")
     part: str = opt("xcvu9p", "FPGA part, short name or full string; known: " + ", ".join(PARTS))
     backend: list[str] = opt(["vitis"], "firmware back ends: vitis or vivado (hls4ml HLS project, C++ emulation and "
-                                        "g++ C simulation), rtl (pipelined Verilog simulated with Verilator); "
-                                        "several write each and cross-check them", nargs="+", choices=list(BACKENDS))
+                                        "g++ C simulation), rtl (pipelined Verilog simulated with Verilator), cmssw "
+                                        "(the C++ emulator library CMSSW loads, checked through dlopen); several "
+                                        "write each and cross-check them", nargs="+", choices=list(BACKENDS))
+    emulator_name: str = opt("", "with cmssw: model name of the emulator library <name>_v<version> (default: "
+                                 "aat_<score>)")
+    emulator_version: int = opt(1, "with cmssw: version number in the library name", low=1)
     estimate: bool = opt(False, "with rtl: yosys resource estimate (about 1.5 min for the default model)")
     adder_levels: int = opt(0, "with rtl: adder levels per pipeline stage (0: chosen from the clock, assuming about "
                                "1 ns per adder level)", low=0)
@@ -210,8 +214,9 @@ class ConvertConfig:
     strategy: str = opt("Latency", "hls4ml strategy", choices=list(STRATEGIES))
     io_type: str = opt("io_parallel", "hls4ml io type", choices=list(IO_TYPES))
     score: str = opt("auto", "latent score in firmware: mu2 (sum mu^2, AXOL1TL), surrogate (learned head), wmu2 "
-                             "(sum w_i mu_i^2, weights fitted to the full VAE score), or auto: "
-                             "the one with the better mean unseen-signal AUC after AA in the run's metrics",
+                             "(sum w_i mu_i^2, weights fitted to the full VAE score), or auto: the one with "
+                             "the higher mean unseen-signal efficiency at the first resolved trigger rate after "
+                             "AA in the run's metrics (else the higher mean unseen AUC)",
                      choices=list(SCORE_CHOICES))
     score_from: str = opt("", "with --score auto: choose from a scan folder instead of the run's own metrics: the "
                               "score with the higher mean over seeds of the mean unseen-signal efficiency at the "
@@ -234,6 +239,8 @@ class ConvertConfig:
         chosen = set(self.backend)
         if {"vitis", "vivado"} <= chosen:
             raise AATriggerError("--backend takes one HLS back end (vitis or vivado), not both")
+        if self.emulator_name and "cmssw" not in chosen:
+            raise AATriggerError("--emulator-name needs --backend cmssw")
         if "rtl" not in chosen:
             for name, on in (("--estimate", self.estimate), ("--adder-levels", self.adder_levels)):
                 if on:

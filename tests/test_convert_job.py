@@ -98,7 +98,33 @@ def test_rtl_backend_alone_never_imports_hls4ml(tmp_path, reference_path, need_t
     assert [c["b"] for c in _strict(out / "report.json")["bit_exact"]] == ["qkeras", "verilator_rtl"]
 
 
+def test_cmssw_backend_converts_checks_and_re_emulates(tmp_path, reference_path, need_tool):
+    """--backend cmssw: the emulator library source tree, bit-exact with the numpy model and QKeras on every
+    test event through dlopen and ctypes, no binaries left; emulate rebuilds and re-checks it."""
+    need_tool("g++")
+    need_tool("make")
+    out = tmp_path / "fw"
+    res = _cli("--run", str(reference_path), "--backend", "cmssw", "--score", "mu2", "--emulator-name", "GTADModel",
+               "--emulator-version", "7", "--output", str(out), "--n-tb", "300")
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = _strict(out / "report.json")
+    assert report["all_bit_exact"]
+    checks = {c["b"]: c for c in report["bit_exact"]}
+    assert {"cmssw_dlopen", "cmssw_ctypes"} <= set(checks)
+    assert checks["cmssw_dlopen"]["equal"] == checks["cmssw_dlopen"]["events"] > 100_000  # every test event
+    files = sorted(str(p.relative_to(out / "cmssw")) for p in (out / "cmssw").rglob("*") if p.is_file())
+    assert files == ["Makefile", "check/driver.cc", "check/include/hls4ml/emulator.h", "check/tb_expected.txt",
+                     "check/tb_inputs.txt", "src/GTADModel_v7.cc"]
+    assert "hls4mlEmulator::ModelLoader loader(\"GTADModel_v7\")" in (out / "README.md").read_text()
+    again = _cli(str(out), verb="emulate")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "cmssw_dlopen" in again.stdout and "300 of 300" in again.stdout
+    assert not (out / "cmssw" / "GTADModel_v7.so").exists()
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--emulator-name", "ad"], "--emulator-name needs --backend cmssw"),
+    (["--backend", "cmssw", "--emulator-name", "9ad"], "starting with a letter"),
     (["--part", "xc7z020"], "unknown part 'xc7z020'; known parts: xcvu9p"),
     (["--backend", "quartus"], "invalid choice: 'quartus'"),
     (["--score", "rz"], "cannot map exactly"),

@@ -87,6 +87,10 @@ def make_backends(cfg: ConvertConfig, part: Part) -> list[Backend]:
             from aa_trigger.firmware.rtl.backend import RTLBackend
 
             out.append(RTLBackend(part, cfg.clock_mhz, cfg.adder_levels, cfg.estimate))
+        elif name == "cmssw":
+            from aa_trigger.firmware.cmssw.backend import CMSSWBackend
+
+            out.append(CMSSWBackend(cfg.emulator_name, cfg.emulator_version, cfg.clock_mhz))
         else:
             from aa_trigger.config import BACKENDS
             from aa_trigger.firmware.hls.backend import HLSBackend

@@ -106,6 +106,27 @@ def _rtl(rtl_dir: Path, graph: FixedGraph | None, progress: Progress) -> list[Co
     return checks
 
 
+def _cmssw(folder: Path, graph: FixedGraph | None, progress: Progress) -> list[Comparison]:
+    from aa_trigger.firmware.cmssw import project
+    from aa_trigger.firmware.graph import score_type
+
+    lib = project.library_of(folder)
+    x, expected = project.read_testbench(folder)
+    progress(f"CMSSW emulator library {lib}: build and score {len(x)} events through dlopen and ctypes ...")
+    try:
+        so = project.build(folder, lib)
+        via_dlopen = project.score_dlopen(folder, lib, x)
+        via_ctypes = project.score_ctypes(so, lib, x)
+    finally:
+        project.remove_builds(folder, lib)
+    checks = [compare("expected", expected, "cmssw_dlopen", via_dlopen),
+              compare("expected", expected, "cmssw_ctypes", via_ctypes)]
+    if graph is not None:
+        frac = score_type(graph).frac
+        checks.append(compare("numpy", emulator.score(graph, x), "cmssw_dlopen", via_dlopen * 2.0**-frac))
+    return checks
+
+
 def emulate_project(project: Path, run_csim: bool = True, run_rtl: bool = True,
                     progress: Progress = lambda m: None) -> list[Comparison]:
     """Every comparison the project's test benches allow; at least one, or an error."""
@@ -117,6 +138,8 @@ def emulate_project(project: Path, run_csim: bool = True, run_rtl: bool = True,
         checks += _csim(project / meta.hls_folder, meta, graph, progress)
     if run_rtl and (project / "rtl" / "design.json").is_file():
         checks += _rtl(project / "rtl", graph, progress)
+    if (project / "cmssw" / "Makefile").is_file():
+        checks += _cmssw(project / "cmssw", graph, progress)
     if not checks:
         raise AATriggerError("nothing to simulate (no HLS project or --no-csim, and no rtl/ folder or --no-rtl)")
     return checks

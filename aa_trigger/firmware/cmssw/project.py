@@ -104,6 +104,40 @@ def write_project(folder: Path, lib: str, source: str) -> None:
     (folder / "check" / "driver.cc").write_text(DRIVER)
 
 
+TB_INPUTS = "check/tb_inputs.txt"  # test-bench events: input integers, one event per line
+TB_EXPECTED = "check/tb_expected.txt"  # their exact score integers
+
+
+def write_testbench(folder: Path, x_int: np.ndarray, expected_int: np.ndarray) -> None:
+    np.savetxt(folder / TB_INPUTS, np.asarray(x_int, np.int64), fmt="%d")
+    np.savetxt(folder / TB_EXPECTED, np.asarray(expected_int, np.int64), fmt="%d")
+
+
+def read_testbench(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The test-bench events and scores (integers), checked for shape and integer values."""
+    try:
+        x = np.loadtxt(folder / TB_INPUTS, dtype=np.int64, ndmin=2)
+        expected = np.loadtxt(folder / TB_EXPECTED, dtype=np.int64, ndmin=1)
+    except (OSError, ValueError) as exc:
+        raise AATriggerError(f"{folder}/check: unreadable test-bench data ({str(exc).splitlines()[0]})") from None
+    if len(x) != len(expected):
+        raise AATriggerError(f"{folder}/check: {len(x)} test-bench events but {len(expected)} expected scores")
+    return x, expected
+
+
+def library_of(folder: Path) -> str:
+    """The library name of a written project (its one source file)."""
+    sources = sorted((folder / "src").glob("*.cc"))
+    if len(sources) != 1:
+        raise AATriggerError(f"{folder}/src: expected one library source, found {len(sources)}")
+    return sources[0].stem
+
+
+def remove_builds(folder: Path, lib: str) -> None:
+    (folder / f"{lib}.so").unlink(missing_ok=True)
+    (folder / "check" / "driver").unlink(missing_ok=True)
+
+
 def _make(folder: Path, target: str, extras: str = "", timeout: int = 900) -> None:
     cmd = ["make", "-s", target] + ([f"HLS4ML_EMULATOR_EXTRAS={extras}"] if extras else [])
     try:
