@@ -72,6 +72,25 @@ def test_golden_events_of_the_reference_run(tmp_path, extras, reference_graph, g
                          golden[score])
 
 
+def test_raw_object_integers_are_scaled_in_the_library(tmp_path, extras, reference_graph, reference_run,
+                                                        assert_bit_exact):
+    """With the Global-Trigger scaling in front, the library takes the raw object integers: bit-exact with
+    the numpy emulator of the same graph and with the run's scaler followed by the network."""
+    from aa_trigger.firmware.graph import RAW_INPUT_TYPE, with_scaling
+
+    s = reference_run.scaler
+    graph = with_scaling(reference_graph("mu2"), s.offset, s.shift)
+    rng = np.random.default_rng(5)
+    raw = np.where(np.arange(57) % 3 == 0, rng.integers(0, 4096, (6000, 57)), rng.integers(-128, 128, (6000, 57)))
+    raw[:50] = rng.integers(RAW_INPUT_TYPE.int_min, RAW_INPUT_TYPE.int_max + 1, (50, 57))  # saturating the scaling
+    so = _library(graph, tmp_path / "raw", "raw_v1", extras)
+    expected, _ = emulator.score_int(graph, raw)
+    assert_bit_exact("numpy: scaling node == scaler + network", expected,
+                     emulator.score_int(reference_graph("mu2"), s.transform_int(raw))[0])
+    assert_bit_exact("raw dlopen", score_dlopen(tmp_path / "raw", "raw_v1", raw), expected)
+    assert_bit_exact("raw ctypes", score_ctypes(so, "raw_v1", raw), expected)
+
+
 def test_two_versions_load_side_by_side(tmp_path, extras, tiny_graph, assert_bit_exact):
     """<model>_v1 and <model>_v2 in one process: each keeps its own weights (own namespace and file)."""
     g1, g2 = tiny_graph("mu2", seed=1), tiny_graph("mu2", seed=2)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aa_trigger.firmware.graph import Dense, FixedGraph, Squares, accumulator_bits
+from aa_trigger.firmware.graph import Dense, FixedGraph, Scale, Squares, accumulator_bits
 from aa_trigger.model.quant import FixedType
 
 FLOAT64_EXACT_BITS = 52
@@ -62,6 +62,16 @@ def _dense(node: Dense, x: Fx, dtype: type) -> Fx:
     return convert(y, node.out_type) if node.out_type is not None else y
 
 
+def _scale(node: Scale, x: Fx) -> Fx:
+    """``((x - offset) << frac) >> shift`` per feature (floor), saturated to the node's output type."""
+    t = node.out_type
+    if x.v.dtype == np.float64:  # integer-valued, below 2**53: the power-of-two scaling and floor are exact
+        v = np.floor((x.v - node.offset) * 2.0 ** (t.frac - node.shift.astype(np.float64)))
+    else:
+        v = ((x.v - node.offset) << t.frac) >> node.shift
+    return Fx(np.clip(v, t.int_min, t.int_max), t.frac)
+
+
 def _sum_squares(x: Fx) -> Fx:
     return Fx(np.sum(x.v * x.v, axis=1, keepdims=True), 2 * x.frac)
 
@@ -83,8 +93,8 @@ def run_graph(graph: FixedGraph, x_int: np.ndarray, trace: bool = False,
     outputs: dict[str, Fx] = {}
     with np.errstate(all="raise"):
         for node in graph.nodes:
-            x = (_dense(node, x, dtype) if isinstance(node, Dense) else _squares(x) if isinstance(node, Squares)
-                 else _sum_squares(x))
+            x = (_dense(node, x, dtype) if isinstance(node, Dense) else _scale(node, x) if isinstance(node, Scale)
+                 else _squares(x) if isinstance(node, Squares) else _sum_squares(x))
             if trace:
                 outputs[node.name] = x
     return x, outputs

@@ -89,7 +89,30 @@ class Squares:
     name: str
 
 
-Node = Union[Dense, SumSquares, Squares]
+@dataclass(eq=False)
+class Scale:
+    """The Global-Trigger input scaling in firmware: per feature ``((x - offset) << frac) >> shift`` of the raw
+    object integers (arithmetic shift: floor), saturated to ``out_type`` (units of ``2**-out_type.frac``), as
+    :class:`~aa_trigger.data.preprocess.HardwareScaler` computes it. Only ever the first node."""
+
+    name: str
+    offset: np.ndarray  # int64 (n,)
+    shift: np.ndarray  # int64 (n,), >= 0
+    out_type: FixedType
+
+    def feature_bounds(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per feature, the saturated outputs of raw inputs in [lo, hi] (the map is monotonic)."""
+        f = self.out_type.frac
+        a = ((lo - self.offset) << f) >> self.shift
+        b = ((hi - self.offset) << f) >> self.shift
+        t = self.out_type
+        return np.clip(a, t.int_min, t.int_max), np.clip(b, t.int_min, t.int_max)
+
+
+Node = Union[Scale, Dense, SumSquares, Squares]
+
+#: the raw Global-Trigger object integers a graph with input scaling takes (pT, eta, phi words)
+RAW_INPUT_TYPE = FixedType(16, 16)
 
 
 @dataclass
@@ -137,6 +160,25 @@ def build_graph(parts: Any, input_type: FixedType, score: str) -> FixedGraph:
     return FixedGraph(INPUT, input_type, parts.config.n_features, nodes, score)
 
 
+def with_scaling(graph: FixedGraph, offset: list[int], shift: list[int], raw_type: FixedType = RAW_INPUT_TYPE
+                 ) -> FixedGraph:
+    """``graph`` with the input scaling in front: it then takes the raw object integers (``raw_type``)."""
+    if any(isinstance(n, Scale) for n in graph.nodes):
+        raise AATriggerError("the graph already scales its inputs")
+    if len(offset) != graph.n_features or len(shift) != graph.n_features or min(shift) < 0:
+        raise AATriggerError(f"input scaling: {graph.n_features} offsets and shifts >= 0 needed")
+    node = Scale("input_scaling", np.asarray(offset, np.int64), np.asarray(shift, np.int64), graph.input_type)
+    return FixedGraph(graph.input_name, raw_type, graph.n_features, [node, *graph.nodes], graph.score)
+
+
+def split_scaling(graph: FixedGraph) -> tuple[Scale | None, FixedGraph]:
+    """The input scaling (or None) and the network after it, whose inputs are the scaled integers."""
+    if graph.nodes and isinstance(graph.nodes[0], Scale):
+        s = graph.nodes[0]
+        return s, FixedGraph(graph.input_name, s.out_type, graph.n_features, graph.nodes[1:], graph.score)
+    return None, graph
+
+
 def sum_squares_type(in_type: FixedType, n: int) -> FixedType:
     """The type of an exact sum of ``n`` squares of ``in_type`` values (never wraps)."""
     frac = 2 * in_type.frac
@@ -173,6 +215,12 @@ def intervals(graph: FixedGraph) -> list[tuple[int, int, int]]:
     lo, hi, frac, n_in = t.int_min, t.int_max, t.frac, graph.n_features
     out = []
     for node in graph.nodes:
+        if isinstance(node, Scale):
+            f_lo, f_hi = node.feature_bounds(lo, hi)
+            lo, hi, frac = int(f_lo.min()), int(f_hi.max()), node.out_type.frac
+            out.append((min(lo, int(((t.int_min - node.offset) << frac).min())),
+                        max(hi, int(((t.int_max - node.offset) << frac).max())), frac))
+            continue
         if isinstance(node, Dense):
             a_lo, a_hi, acc_frac = _dense_interval(node, lo, hi, frac)
             out.append((a_lo, a_hi, acc_frac))
@@ -228,6 +276,10 @@ def graph_to_dict(graph: FixedGraph) -> dict[str, Any]:
             nodes.append({"dense": n.name, "kernel": n.kernel.tolist(), "bias": n.bias.tolist(),
                           "kernel_q": spec(n.kernel_q), "bias_q": spec(n.bias_q), "relu": n.relu,
                           "out_q": spec(n.out_q), "act_name": n.act_name})
+        elif isinstance(n, Scale):
+            o = n.out_type
+            nodes.append({"scale": n.name, "offset": n.offset.tolist(), "shift": n.shift.tolist(),
+                          "out_type": [o.width, o.int_bits, o.signed, o.rounding, o.saturation]})
         elif isinstance(n, Squares):
             nodes.append({"squares": n.name})
         else:
@@ -269,12 +321,19 @@ def graph_from_dict(d: dict[str, Any], where: Any = "graph") -> FixedGraph:
             nodes.append(Dense(name, ints(n.get("kernel"), 2, f"{name}.kernel"), ints(n.get("bias"), 1, f"{name}.bias"),
                                q[0], q[1], field(n, "relu", bool, where), spec(n.get("out_q"), f"{name}.out_q"),
                                field(n, "act_name", str, where)))
+        elif isinstance(n, dict) and "scale" in n and i == 0:
+            name = field(n, "scale", str, where)
+            o = field(n, "out_type", list, where)
+            if [type(v) for v in o] != [int, int, bool, str, str]:
+                raise AATriggerError(f"{where}: {name}.out_type is not [width, int_bits, signed, rounding, saturation]")
+            nodes.append(Scale(name, ints(n.get("offset"), 1, f"{name}.offset"), ints(n.get("shift"), 1,
+                                                                                    f"{name}.shift"), FixedType(*o)))
         elif isinstance(n, dict) and "sum_squares" in n:
             nodes.append(SumSquares(field(n, "sum_squares", str, where)))
         elif isinstance(n, dict) and "squares" in n:
             nodes.append(Squares(field(n, "squares", str, where)))
         else:
-            raise AATriggerError(f"{where}: node {i} is neither dense, squares nor sum_squares")
+            raise AATriggerError(f"{where}: node {i} is neither dense, squares, sum_squares nor a leading scale")
     t = field(d, "input_type", list, where)
     if [type(v) for v in t] != [int, int, bool, str, str]:
         raise AATriggerError(f"{where}: input_type is not [width, int_bits, signed, rounding, saturation]")

@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from aa_trigger.errors import AATriggerError
-from aa_trigger.firmware.graph import Dense, FixedGraph, Squares, SumSquares, accumulator_bits, intervals
+from aa_trigger.firmware.graph import Dense, FixedGraph, Scale, Squares, SumSquares, accumulator_bits, intervals
 
 INT64_BITS = 63
 
@@ -73,6 +73,14 @@ def _node_code(graph: FixedGraph) -> tuple[str, str, int, int]:
                 frac = acc_frac
             lines += [f"        {dst}[j] = acc;", "    }"]
             n = node.n_out
+        elif isinstance(node, Scale):
+            o = node.out_type
+            tables.append(_array(f"OFF{i}", node.offset) + _array(f"SH{i}", node.shift))
+            lines = [f"    // {node.name}: the Global-Trigger scaling ((x - offset) << {o.frac}) >> shift, to {o.hls()}",
+                     f"    int64_t {dst}[{n}];",
+                     f"    for (int j = 0; j < {n}; ++j) {dst}[j] = saturate(((({src}[j] - OFF{i}[j]) * "
+                     f"(int64_t(1) << {o.frac})) >> SH{i}[j]), {o.int_min}LL, {o.int_max}LL);"]
+            frac = o.frac
         elif isinstance(node, Squares):
             lines = [f"    // {node.name}: squares", f"    int64_t {dst}[{n}];",
                      f"    for (int j = 0; j < {n}; ++j) {dst}[j] = {src}[j] * {src}[j];"]
@@ -98,10 +106,13 @@ def library_source(graph: FixedGraph, lib: str, thresholds: dict[str, int] | Non
         raise AATriggerError(f"the graph needs {bits}-bit integers; the emulator library computes in 64 bits")
     tables, body, width, frac = _node_code(graph)
     t = graph.input_type
+    what = ("the raw input integers (trigger data: the Global-Trigger object integers in ADC2021 order, pT, "
+            "eta, phi of MET, 4 e/gamma, 4 muons, 10 jets), scaled here as in the firmware"
+            if isinstance(graph.nodes[0], Scale) else "the firmware input integers")
     thr = "".join(f"constexpr int64_t THRESHOLD_{k.upper()} = {v}LL;  // score_int > this fires at {k}\n"
                   for k, v in (thresholds or {}).items())
     return f"""// {lib}: the {graph.score} score of the deployed anomaly detector, written by aa_trigger.
-// Input: {graph.n_features} integers per event, the firmware input {t.hls()} in units of 2^-{t.frac}.
+// Input: {graph.n_features} integers per event, {what} ({t.hls()}, units of 2^-{t.frac}).
 // Output: the score as the integer the firmware holds (units of 2^-{frac}, {width} bits with sign) and
 // as its value score_int * 2^-{frac}. Exact 64-bit integer arithmetic, bit for bit the firmware's.
 #include <any>
