@@ -63,6 +63,25 @@ def test_negative_literals_carry_their_sign_bit():
     assert netlist.lit(5, 2) == "4'sd5"
 
 
+@pytest.mark.parametrize("score", ["mu2", "wmu2"])
+def test_raw_input_scaling_in_verilog(tmp_path, tiny_graph, need_tool, assert_bit_exact, score):
+    """The Global-Trigger scaling in front of the network: raw integers in, every offset/shift case (left and
+    right net shifts, zero offset, both saturation limits), bit-exact with the numpy emulator."""
+    from aa_trigger.firmware.graph import FixedType, with_scaling
+
+    need_tool("verilator")
+    graph = with_scaling(tiny_graph(score), [0, 49, -3, 7, 0, 1200], [0, 5, 2, 9, 4, 1], FixedType(12, 12))
+    design = verilog.generate(graph, 2)
+    project.write_project(tmp_path, design, VU9P, 240.0)
+    x = np.random.default_rng(2).integers(-2048, 2048, (20000, 6))
+    x[:2] = [[-2048] * 6, [2047] * 6]
+    sim, _ = tools.simulate(tmp_path, design, x)
+    _, layers = emulator.run_graph(graph, x, trace=True, exact_int=True)
+    scaled = layers["input_scaling"].v
+    assert (scaled == 127).any() and (scaled == -128).any()  # both limits of the network input type
+    assert_bit_exact(f"verilator raw input {score}", sim, emulator.score(graph, x))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("score", ["mu2", "surrogate"])
 def test_verilator_matches_golden(tmp_path, reference_graph, golden, need_tool, assert_bit_exact, score):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aa_trigger.errors import AATriggerError
-from aa_trigger.firmware.graph import Dense, FixedGraph, Squares, SumSquares
+from aa_trigger.firmware.graph import Dense, FixedGraph, Scale, Squares, SumSquares
 from aa_trigger.firmware.rtl.netlist import Pipeline, Value, lit, sbits
 from aa_trigger.model.quant import FixedType
 
@@ -108,6 +108,29 @@ def _dense(pipe: Pipeline, node: Dense, xs: list[Value], frac: int) -> tuple[lis
     return outs, t.frac, _block_stages(node.name, pipe, level, f"round (RND_CONV), {relu}saturate to {t.hls(False)}")
 
 
+def _scale(pipe: Pipeline, node: Scale, xs: list[Value], frac: int) -> tuple[list[Value], int, list[str]]:
+    """The Global-Trigger input scaling: subtract the offset (one adder), shift by ``frac - shift`` (wiring;
+    an arithmetic right shift floors), saturate to the network input type, registered."""
+    t = node.out_type
+    pipe.comment(f"{node.name}: ((x - offset) << {t.frac}) >>> shift per feature, saturate to {t.hls()}")
+    outs = []
+    for j, x in enumerate(xs):
+        off, k = int(node.offset[j]), t.frac - int(node.shift[j])
+        d = pipe.wire(f"{node.name}_d", f"{x.name} - {lit(off, x.width)}", x.lo - off, x.hi - off, 1) if off else x
+        lo, hi = (d.lo << k, d.hi << k) if k >= 0 else (d.lo >> -k, d.hi >> -k)
+        expr = f"$signed({{{d.name}, {k}'b0}})" if k > 0 else d.name if k == 0 else f"({d.name} >>> {-k})"
+        s = pipe.wire(f"{node.name}_s", expr, lo, hi, 1)
+        cw = max(s.width, sbits(t.int_min, t.int_max))
+        e = s.name
+        if lo < t.int_min:
+            e = f"({s.name} < {lit(t.int_min, cw)}) ? {lit(t.int_min, cw)} : {e}"
+        if hi > t.int_max:
+            e = f"({s.name} > {lit(t.int_max, cw)}) ? {lit(t.int_max, cw)} : {e}"
+        c_lo, c_hi = min(max(lo, t.int_min), t.int_max), max(min(hi, t.int_max), t.int_min)
+        outs.append(pipe.register(f"{node.name}_out", e, c_lo, c_hi))
+    return outs, t.frac, _block_stages(node.name, pipe, 1, f"subtract offset, shift, saturate to {t.hls(False)}")
+
+
 def _sum_squares(pipe: Pipeline, node: SumSquares, xs: list[Value], frac: int) -> tuple[list[Value], int, list[str]]:
     """Squares (one level), then an adder tree, registered; exact."""
     pipe.comment("score: sum of mu^2, exact")
@@ -151,7 +174,8 @@ def generate(graph: FixedGraph, levels: int = 3) -> RTLDesign:
     xs = [Value(f"in_{i}", -(1 << (w_in - 1)), (1 << (w_in - 1)) - 1, 0) for i in range(graph.n_features)]
     frac = graph.input_type.frac
     for node in graph.nodes:
-        block = _dense if isinstance(node, Dense) else _squares if isinstance(node, Squares) else _sum_squares
+        block = (_dense if isinstance(node, Dense) else _scale if isinstance(node, Scale)
+                 else _squares if isinstance(node, Squares) else _sum_squares)
         xs, frac, described = block(pipe, node, xs, frac)  # type: ignore[operator]
         stages += described
     out = xs[0]
