@@ -122,6 +122,32 @@ def test_cmssw_backend_converts_checks_and_re_emulates(tmp_path, reference_path,
     assert not (out / "cmssw" / "GTADModel_v7.so").exists()
 
 
+def test_raw_input_is_bit_exact_through_hls_rtl_and_the_emulator_library(tmp_path, reference_path, need_tool):
+    """--raw-input: the raw object integers go in and the firmware scales them ((x - offset) >> shift with the
+    run's constants): the HLS raw top (C simulation), the Verilog and the CMSSW library agree with the numpy
+    model on every event they score; emulate re-checks all of them from the project."""
+    for tool in ("g++", "make", "verilator"):
+        need_tool(tool)
+    out = tmp_path / "fw"
+    res = _cli("--run", str(reference_path), "--raw-input", "--backend", "vitis", "rtl", "cmssw", "--score", "mu2",
+               "--output", str(out), "--n-tb", "400", "--n-hls", "4000")
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = _strict(out / "report.json")
+    checks = {c["b"]: c for c in report["bit_exact"] if c["a"] == "numpy"}
+    assert report["all_bit_exact"] and {"qkeras", "hls4ml_predict", "csim", "csim_raw", "verilator_rtl",
+                                        "cmssw_dlopen", "cmssw_ctypes"} <= set(checks)
+    assert checks["csim_raw"]["equal"] == 400 and checks["verilator_rtl"]["equal"] > 100_000
+    conversion = _strict(out / "conversion.json")
+    assert conversion["raw_input_type"] == "fixed<16,16>" and conversion["input_frac_bits"] == 8
+    raw_tb = (out / "hls4ml_prj" / "tb_data" / "tb_raw_inputs.dat").read_text().split("\n")[0].split()
+    assert all(v.lstrip("-").isdigit() for v in raw_tb) and len(raw_tb) == 57  # integers, not scaled values
+    assert "set_top aa_trigger_score_raw" in (out / "hls4ml_prj" / "build_raw.tcl").read_text()
+    again = _cli(str(out), verb="emulate")
+    assert again.returncode == 0, again.stderr[-2000:]
+    for name in ("csim_raw", "verilator_rtl", "cmssw_dlopen"):
+        assert f"numpy vs {name}: 400 of 400 events equal" in again.stdout, again.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     (["--emulator-name", "ad"], "--emulator-name needs --backend cmssw"),
     (["--backend", "cmssw", "--emulator-name", "9ad"], "starting with a letter"),
@@ -143,6 +169,14 @@ def test_convert_bad_input(tmp_path, reference_path, args, message):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], res.stderr
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_raw_input_needs_hardware_scaling(tmp_path):
+    """A table run is standardised in float upstream of the firmware: no raw integers to scale in firmware."""
+    run = Path(__file__).parents[1] / "models" / "tab-cicids"
+    res = _cli("--run", str(run), "--raw-input", "--output", str(tmp_path / "fw"))
+    assert res.returncode == 2 and "--raw-input needs a run with hardware input scaling" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "fw").exists()
 
 
 def test_convert_bad_run_folder(tmp_path):

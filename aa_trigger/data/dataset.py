@@ -38,6 +38,9 @@ class Dataset:
     #: per split ("train", "test", "finetune", each signal): input values saturated, per feature name
     saturated: dict[str, dict[str, int]] = field(default_factory=dict)
     features: list[str] = field(default_factory=list)  # the resolved columns of a table (empty otherwise)
+    #: with ``keep_raw`` and a hardware scaler: the test events as the raw integers before the scaling
+    raw_test: np.ndarray | None = None
+    raw_signals_test: dict[str, np.ndarray] | None = None
 
 
 MIN_SIGNAL_ROWS = 10  # fewer test rows than this: the report says the signal's metrics rest on a handful
@@ -241,8 +244,9 @@ def _pixels(x: np.ndarray) -> np.ndarray:
     return x.astype(np.int64)
 
 
-def load_dataset(cfg: TrainConfig, progress: Progress | None = None) -> Dataset:
-    """Read the samples, split them, fit the scaler on training background only, scale."""
+def load_dataset(cfg: TrainConfig, progress: Progress | None = None, keep_raw: bool = False) -> Dataset:
+    """Read the samples, split them, fit the scaler on training background only, scale. ``keep_raw``:
+    also keep the test events' raw integers (hardware scaling only: trigger data and images)."""
     if cfg.data:
         kind, raw, ft_names, fingerprint, report = _raw_user(cfg, progress)
     else:
@@ -273,9 +277,12 @@ def load_dataset(cfg: TrainConfig, progress: Progress | None = None) -> Dataset:
     def flt(a: np.ndarray) -> np.ndarray:
         return (a * f).astype(np.float32)
 
+    raw_ok = keep_raw and isinstance(scaler, HardwareScaler)
     return Dataset(kind, scaler, flt(ints["train"]), flt(ints["test"]), flt(ints["finetune"]),
                    {k: flt(v) for k, v in sig_ints.items()}, ft_names, ints["test"], sig_ints, fingerprint, report,
-                   saturated, list(names) if kind == "tabular" else [])
+                   saturated, list(names) if kind == "tabular" else [],
+                   inputs["test"].astype(np.int32) if raw_ok else None,
+                   {k: inputs[k].astype(np.int32) for k in raw["signals"]} if raw_ok else None)
 
 
 #: the 57 trigger inputs in network order: (pT, eta, phi) of MET, 4 e/gamma, 4 muons, 10 jets

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aa_trigger.firmware.graph import Dense, FixedGraph, Scale, Squares, accumulator_bits
+from aa_trigger.firmware.graph import Dense, FixedGraph, Scale, Squares, accumulator_bits, split_scaling
 from aa_trigger.model.quant import FixedType
 
 FLOAT64_EXACT_BITS = 52
@@ -112,3 +112,12 @@ def score_int(graph: FixedGraph, x_int: np.ndarray) -> tuple[np.ndarray, int]:
     """Emulated score as the integer the firmware holds, and its fractional bits."""
     y, _ = run_graph(graph, x_int)
     return y.v[:, 0].astype(np.int64), y.frac
+
+
+def network_inputs(graph: FixedGraph, x_int: np.ndarray) -> tuple[FixedGraph, np.ndarray]:
+    """The network after the input scaling and its inputs (the scaled integers); unchanged without scaling.
+    For consumers that cannot scale (QKeras, hls4ml's own model)."""
+    scale, net = split_scaling(graph)
+    if scale is None:
+        return graph, x_int
+    return net, _scale(scale, Fx(np.asarray(x_int, np.int64), 0)).v

@@ -11,6 +11,7 @@ import numpy as np
 
 from aa_trigger import __version__, runfolder
 from aa_trigger.config import BX_RATES_MHZ, ConvertConfig, check_rates
+from aa_trigger.data.preprocess import HardwareScaler
 from aa_trigger.errors import AATriggerError
 from aa_trigger.evaluation import metrics
 from aa_trigger.evaluation.evaluate import mean_unseen_auc
@@ -104,17 +105,25 @@ def make_backends(cfg: ConvertConfig, part: Part) -> list[Backend]:
     return out
 
 
-def run_test_events(run: runfolder.Run, progress: Progress
+def run_test_events(run: runfolder.Run, progress: Progress, raw: bool = False
                     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, dict[str, int]]]:
-    """The run's test events as firmware input integers, rebuilt from its data and checked against it,
-    and the input values saturated per test split and feature."""
+    """The run's test events as firmware input integers (``raw``: the raw integers before the scaling),
+    rebuilt from its data and checked against it, and the input values saturated per test split and feature."""
     from aa_trigger.data.dataset import load_dataset
 
-    data = load_dataset(runfolder.train_config(run.config, run.path / "config.json"), progress)
+    data = load_dataset(runfolder.train_config(run.config, run.path / "config.json"), progress, keep_raw=raw)
     if data.scaler.to_dict() != run.scaler.to_dict():
         raise AATriggerError(f"the data found for run {run.path} no longer match its preprocessing "
                              "(preprocessing.json); was the data set changed?")
     saturated = {k: v for k, v in data.saturated.items() if k == "test" or k in data.int_signals_test}
+    if raw:
+        assert data.raw_test is not None and data.raw_signals_test is not None
+        t = fgraph.RAW_INPUT_TYPE
+        for name, x in [("background", data.raw_test), *data.raw_signals_test.items()]:
+            if len(x) and (x.min() < t.int_min or x.max() > t.int_max):
+                raise AATriggerError(f"--raw-input: {name} has raw values outside {t.hls()} "
+                                     f"({int(x.min())} to {int(x.max())})")
+        return data.raw_test, data.raw_signals_test, saturated
     return data.int_test, data.int_signals_test, saturated
 
 
@@ -175,9 +184,9 @@ def reference_scores(graph: fgraph.FixedGraph, events: Events, progress: Progres
     from aa_trigger.firmware.keras_model import float_reference, keras_model, keras_scores
 
     progress(f"scoring {len(events.x_int)} events with the float reference, QKeras and the numpy emulator")
-    frac = graph.input_type.frac
-    return {"float_reference": float_reference(graph, events.x_int, frac),
-            "qkeras": keras_scores(keras_model(graph), events.x_int, frac)}
+    net, x = emulator.network_inputs(graph, events.x_int)  # QKeras starts after the input scaling
+    frac = net.input_type.frac
+    return {"float_reference": float_reference(net, x, frac), "qkeras": keras_scores(keras_model(net), x, frac)}
 
 
 def cross_checks(events: Events, emulations: list[tuple[Backend, Emulation]],
@@ -205,8 +214,14 @@ def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> Conv
     working_points_of(cfg, run)  # a bad rate fails before any work
     score, why = choose_score(run, cfg.score, cfg.score_from)
     graph = fgraph.build_graph(run.aa, run.scaler.input_type, score)
-    progress(f"run {run_path}: deploying encoder + {score} ({why}) to {part.full} with {', '.join(cfg.backend)}")
-    bg, sig, saturated = run_test_events(run, progress)
+    if cfg.raw_input:
+        if not isinstance(run.scaler, HardwareScaler):
+            raise AATriggerError("--raw-input needs a run with hardware input scaling (trigger data or images); "
+                                 "this run's tables are standardised in float upstream of the firmware")
+        graph = fgraph.with_scaling(graph, run.scaler.offset, run.scaler.shift)
+    progress(f"run {run_path}: deploying encoder + {score} ({why}) to {part.full} with {', '.join(cfg.backend)}"
+             + (", raw object integers in" if cfg.raw_input else ""))
+    bg, sig, saturated = run_test_events(run, progress, cfg.raw_input)
     events = events_for(graph, bg, sig, cfg.n_hls, cfg.n_tb)
     refs = reference_scores(graph, events, progress)
     with atomic_folder(out, cfg.force, PROJECT_MARKER) as tmp:
@@ -271,10 +286,12 @@ def _sample_note(events: Events, cfg: ConvertConfig) -> str:
 
 def _write_project_files(tmp: Path, run: runfolder.Run, graph: fgraph.FixedGraph, part: Part,
                          backends: list[Backend], report: ConvertReport, cfg: ConvertConfig) -> None:
+    scale, net = fgraph.split_scaling(graph)  # the network's input type: the HLS test bench's features
     write_json(tmp / "conversion.json", {
         "format": PROJECT_FORMAT, "run": str(run.path), "score": graph.score, "part": part.full,
-        "folders": {b.name: b.folder for b in backends}, "input_type": graph.input_type.hls(),
-        "input_frac_bits": graph.input_type.frac, "options": cfg.to_dict(), "scaler": run.scaler.to_dict()})
+        "folders": {b.name: b.folder for b in backends}, "input_type": net.input_type.hls(),
+        "input_frac_bits": net.input_type.frac, "raw_input_type": graph.input_type.hls() if scale else None,
+        "options": cfg.to_dict(), "scaler": run.scaler.to_dict()})
     write_json(tmp / "report.json", report)
     (tmp / "report.md").write_text(render_markdown(report))
     shutil.copy(run.path / "model.json", tmp / "model.json")

@@ -14,7 +14,7 @@ from aa_trigger import jsonio, runfolder
 from aa_trigger.errors import AATriggerError
 from aa_trigger.firmware import emulator
 from aa_trigger.firmware.compare import Comparison, compare
-from aa_trigger.firmware.graph import FixedGraph, build_graph
+from aa_trigger.firmware.graph import FixedGraph, build_graph, split_scaling
 
 Progress = Callable[[str], None]
 READABLE_FORMATS = (1, 2)
@@ -28,6 +28,7 @@ class ProjectMeta:
     score: str
     input_frac_bits: int
     hls_folder: str | None
+    raw_input: bool = False  # the firmware scales the raw object integers itself
 
 
 def read_meta(project: Path) -> ProjectMeta:
@@ -44,8 +45,12 @@ def read_meta(project: Path) -> ProjectMeta:
     else:
         folders = jsonio.field(d, "folders", dict, path)
         hls_folder = next((v for k, v in folders.items() if k in ("vitis", "vivado")), None)
+    options = d.get("options") if fmt > 1 and isinstance(d.get("options"), dict) else {}
+    raw = options.get("raw_input", False)
+    if not isinstance(raw, bool):
+        raise AATriggerError(f"{path}: options.raw_input is not true or false")
     return ProjectMeta(Path(jsonio.field(d, "run", str, path)), jsonio.field(d, "score", str, path),
-                       jsonio.field(d, "input_frac_bits", int, path), hls_folder)
+                       jsonio.field(d, "input_frac_bits", int, path), hls_folder, raw)
 
 
 def _graph(meta: ProjectMeta) -> FixedGraph | None:
@@ -53,11 +58,18 @@ def _graph(meta: ProjectMeta) -> FixedGraph | None:
     if not meta.run.is_dir():
         return None
     run = runfolder.load_run(meta.run)
-    return build_graph(run.aa, run.scaler.input_type, meta.score)
+    graph = build_graph(run.aa, run.scaler.input_type, meta.score)
+    if meta.raw_input:
+        from aa_trigger.firmware.graph import with_scaling
+
+        graph = with_scaling(graph, run.scaler.offset, run.scaler.shift)
+    return graph
 
 
 def _csim(prj: Path, meta: ProjectMeta, graph: FixedGraph | None, progress: Progress) -> list[Comparison]:
+    from aa_trigger.firmware.hls import scaling
     from aa_trigger.firmware.hls.csim import csim
+    from aa_trigger.firmware.hls.writer import PROJECT
 
     try:
         x = np.loadtxt(prj / "tb_data" / "tb_input_features.dat", ndmin=2)
@@ -68,9 +80,19 @@ def _csim(prj: Path, meta: ProjectMeta, graph: FixedGraph | None, progress: Prog
     progress(f"C simulation of {prj} ({len(x)} events) ...")
     cs = csim(prj)
     checks = [compare("expected", expected, "csim", cs)]
-    if graph is not None:
-        x_int = np.round(x * 2**meta.input_frac_bits).astype(np.int64)
-        checks.append(compare("numpy", emulator.score(graph, x_int), "csim", cs))
+    net = split_scaling(graph)[1] if graph is not None else None  # the hls4ml top takes the scaled inputs
+    if net is not None:
+        x_int = np.round(x * 2**net.input_type.frac).astype(np.int64)
+        checks.append(compare("numpy", emulator.score(net, x_int), "csim", cs))
+    if (prj / scaling.TB_RAW).is_file():
+        raw = np.loadtxt(prj / scaling.TB_RAW, dtype=np.int64, ndmin=2)
+        if len(raw) != len(expected):
+            raise AATriggerError(f"{prj / scaling.TB_RAW}: {len(raw)} events but {len(expected)} expected scores")
+        progress(f"C simulation of the raw-input top of {prj} ({len(raw)} events) ...")
+        cr = scaling.csim_raw(prj, PROJECT)
+        checks.append(compare("expected", expected, "csim_raw", cr))
+        if graph is not None:
+            checks.append(compare("numpy", emulator.score(graph, raw), "csim_raw", cr))
     return checks
 
 

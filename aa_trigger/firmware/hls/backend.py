@@ -10,7 +10,7 @@ import numpy as np
 from aa_trigger.firmware import emulator
 from aa_trigger.firmware.backend import Backend, Description, Emulation, Events, Latency, Progress
 from aa_trigger.firmware.graph import FixedGraph
-from aa_trigger.firmware.hls import writer
+from aa_trigger.firmware.hls import scaling, writer
 from aa_trigger.firmware.hls.csim import csim
 
 FOLDER = "hls4ml_prj"
@@ -41,26 +41,34 @@ class HLSBackend(Backend):
         from aa_trigger.firmware.keras_model import keras_model
 
         progress(f"writing and compiling the hls4ml project ({events.n_tb} test-bench events)")
-        frac = graph.input_type.frac
         tb = events.tb
-        self._model = writer.write_project(keras_model(graph), graph, self.settings, root / FOLDER,
-                                           events.x_int[tb] * 2.0**-frac, events.expected[tb])
+        net, x_tb = emulator.network_inputs(graph, events.x_int[tb])  # hls4ml's model starts after the scaling
+        frac = net.input_type.frac
+        self._model = writer.write_project(keras_model(net), net, self.settings, root / FOLDER,
+                                           x_tb * 2.0**-frac, events.expected[tb])
+        if net is not graph:  # raw inputs: the scaling top in front of the hls4ml top, with its own test bench
+            scaling.write_raw_top(root / FOLDER, writer.PROJECT, graph)
+            scaling.write_raw_tb(root / FOLDER, events.x_int[tb])
 
     def emulate(self, graph: FixedGraph, root: Path, events: Events, progress: Progress) -> list[Emulation]:
         sample = events.sample[: self.n_predict]
         progress(f"hls4ml predict() on {len(sample)} events")
-        frac = graph.input_type.frac
-        out = [Emulation("hls4ml_predict", sample, writer.predict(self._model, events.x_int[sample] * 2.0**-frac))]
+        net, x = emulator.network_inputs(graph, events.x_int[sample])
+        out = [Emulation("hls4ml_predict", sample, writer.predict(self._model, x * 2.0**-net.input_type.frac))]
         if self.run_csim:
             progress("C simulation of the generated testbench with g++")
             out.append(Emulation("csim", events.tb, csim(root / FOLDER)))
+            if net is not graph:
+                progress("C simulation of the raw-input top (input scaling + network) with g++")
+                out.append(Emulation("csim_raw", events.tb, scaling.csim_raw(root / FOLDER, writer.PROJECT)))
         return out
 
     def diagnose(self, graph: FixedGraph, events: Events, bad: np.ndarray) -> dict[str, Any] | None:
         """The first node whose hls4ml trace differs from the numpy emulator's."""
         idx = bad[:20]
-        tr = writer.trace(self._model, events.x_int[idx] * 2.0**-graph.input_type.frac)
-        _, ours = emulator.run_graph(graph, events.x_int[idx], trace=True)
+        graph, x = emulator.network_inputs(graph, events.x_int[idx])
+        tr = writer.trace(self._model, x * 2.0**-graph.input_type.frac)
+        _, ours = emulator.run_graph(graph, x, trace=True)
         for node in graph.nodes:
             if node.name not in tr:
                 continue
