@@ -146,6 +146,24 @@ def test_raw_input_is_bit_exact_through_hls_rtl_and_the_emulator_library(tmp_pat
     assert again.returncode == 0, again.stderr[-2000:]
     for name in ("csim_raw", "verilator_rtl", "cmssw_dlopen"):
         assert f"numpy vs {name}: 400 of 400 events equal" in again.stdout, again.stdout
+    # one archive: project, run, thresholds, manifest; verified from the archive alone
+    pkg = _cli(str(out), "--output", str(tmp_path / "pkg" / "ad.tar.xz"), verb="package")
+    assert pkg.returncode == 0, pkg.stderr[-2000:]
+    twice = _cli(str(out), "--output", str(tmp_path / "pkg" / "ad.tar.xz"), verb="package")
+    assert twice.returncode == 2 and "--force replaces it" in twice.stderr
+    import tarfile
+
+    with tarfile.open(tmp_path / "pkg" / "ad.tar.xz") as tar:
+        names = tar.getnames()
+        thresholds = json.load(tar.extractfile("fw/thresholds.json"))
+    assert {"fw/manifest.json", "fw/project/cmssw/src/aat_mu2_v1.cc", "fw/run/aa/encoder.weights.h5",
+            "fw/project/rtl/aa_trigger_score.v"} <= set(names) and not [n for n in names if n.endswith(".so")]
+    assert thresholds["thresholds"] and all(isinstance(t["integer"], int) for t in thresholds["thresholds"]
+                                            if t["threshold"] is not None)
+    shutil.rmtree(out)  # the archive alone
+    ok = _cli("--verify", str(tmp_path / "pkg" / "ad.tar.xz"), verb="package")
+    assert ok.returncode == 0 and "bit-exact checks all pass" in ok.stdout, ok.stderr[-2000:]
+    assert "numpy vs cmssw_dlopen: 400 of 400 events equal" in ok.stdout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -150,10 +150,15 @@ def _cmssw(folder: Path, graph: FixedGraph | None, progress: Progress) -> list[C
 
 
 def emulate_project(project: Path, run_csim: bool = True, run_rtl: bool = True,
-                    progress: Progress = lambda m: None) -> list[Comparison]:
-    """Every comparison the project's test benches allow; at least one, or an error."""
+                    progress: Progress = lambda m: None, run: Path | None = None) -> list[Comparison]:
+    """Every comparison the project's test benches allow; at least one, or an error. ``run``: the run folder
+    to build the numpy model from (default: the one recorded at conversion)."""
+    from dataclasses import replace
+
     project = Path(project)
     meta = read_meta(project)
+    if run is not None:
+        meta = replace(meta, run=Path(run))
     graph = _graph(meta)
     checks: list[Comparison] = []
     if run_csim and meta.hls_folder and (project / meta.hls_folder).is_dir():
