@@ -12,7 +12,7 @@ from typing import Any, Callable, NoReturn
 
 #: third-party packages whose deprecation and user warnings are noise on a terminal (TensorFlow 2.14,
 #: QKeras and hls4ml warn about their own internals); numpy's RuntimeWarnings stay visible
-NOISY = r"(tensorflow|keras|qkeras|hls4ml|tf_keras|h5py|absl)(\.|$)"
+NOISY = r"(tensorflow|keras|qkeras|hls4ml|tf_keras|h5py|absl|mlflow|alembic)(\.|$)"
 
 
 class Parser(argparse.ArgumentParser):
@@ -34,6 +34,10 @@ def quiet() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for category in (DeprecationWarning, FutureWarning, UserWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category, module=NOISY)
+    import logging
+
+    for name in ("mlflow", "alembic"):  # database set-up chatter of a local MLflow store
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def progress(msg: str) -> None:

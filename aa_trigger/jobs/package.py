@@ -35,6 +35,7 @@ class PackageResult:
     archive: Path
     files: int
     bytes: int
+    mlflow_run: str = ""  # the MLflow run id, when logged
 
 
 def _sha256(path: Path) -> str:
@@ -164,3 +165,56 @@ def verify_package(archive: Path, progress: Progress = lambda m: None) -> Verifi
 def summary_json(v: Verification) -> str:
     return json.dumps({"archive": str(v.archive), "files": v.files,
                        "checks": [c.line() for c in v.checks]}, indent=1)
+
+
+def _metric_name(*parts: str) -> str:
+    """MLflow metric names allow letters, digits and ``_ - . / space``."""
+    return ".".join("".join(c if c.isalnum() or c in "_-/ " else "_" for c in p) for p in parts)
+
+
+def log_mlflow(uri: str, result: PackageResult, project: Path) -> str:
+    """Log the package to an MLflow tracking store: parameters (conversion options, the run's training
+    configuration), metrics (the firmware's AUC and efficiencies per signal, the threshold integers), the
+    archive as an artefact and its SHA-256 as a tag. ``sqlite:///PATH`` is a local store (the embedded
+    default of MLflow 3), whose artefacts go to ``mlartifacts/`` beside the database. Returns the run id."""
+    import logging
+
+    try:
+        import mlflow
+    except ImportError:
+        raise AATriggerError("--mlflow needs MLflow: pip install 'aa_trigger[mlflow]'") from None
+    for name in ("mlflow", "alembic"):  # MLflow sets its loggers up on import: keep the store's set-up quiet
+        logging.getLogger(name).setLevel(logging.WARNING)
+    conversion = read_json(project / "conversion.json")
+    report = read_json(project / "report.json")
+    run_cfg = read_json(Path(conversion["run"]) / "config.json")
+    params = {f"convert.{k}": v for k, v in (conversion.get("options") or {}).items()}
+    params.update({f"train.{k}": v for k, v in run_cfg.items() if k not in ("output", "run_name", "force", "cache_dir")})
+    params = {k: str(v)[:500] for k, v in params.items()}  # MLflow's value limit
+    metrics: dict[str, float] = {}
+    for sig, m in ((report.get("auc") or {}).get("emulated_firmware") or {}).items():
+        metrics[_metric_name("auc", sig)] = float(m["auc"])
+        for wp, eff in (m.get("tpr") or {}).items():
+            if eff is not None:
+                metrics[_metric_name("efficiency", sig, wp)] = float(eff)
+    for t in report.get("thresholds") or []:
+        if t.get("threshold_int") is not None:
+            metrics[_metric_name("threshold_int", t["working_point"])] = float(t["threshold_int"])
+    try:
+        mlflow.set_tracking_uri(uri)
+        name = "aa_trigger"
+        if mlflow.get_experiment_by_name(name) is None:
+            location = None
+            if uri.startswith("sqlite:///"):
+                location = (Path(uri[len("sqlite:///"):]).resolve().parent / "mlartifacts").as_uri()
+            mlflow.create_experiment(name, artifact_location=location)
+        mlflow.set_experiment(name)
+        with mlflow.start_run(run_name=project.name) as run:
+            mlflow.log_params(params)
+            mlflow.log_metrics(metrics)
+            mlflow.set_tags({"archive_sha256": _sha256(result.archive), "aa_trigger_version": __version__,
+                             "score": str(conversion.get("score")), "all_bit_exact": str(report.get("all_bit_exact"))})
+            mlflow.log_artifact(str(result.archive))
+            return str(run.info.run_id)
+    except mlflow.exceptions.MlflowException as exc:
+        raise AATriggerError(f"--mlflow {uri}: {str(exc).splitlines()[0]}") from None
