@@ -205,7 +205,8 @@ class ConvertConfig:
                                         "write each and cross-check them", nargs="+", choices=list(BACKENDS))
     raw_input: bool = opt(False, "the firmware takes the raw object integers (as the Global Trigger delivers them) "
                                  "and scales them itself, (x - offset) >> shift per feature with the run's "
-                                 "constants; trigger data and images (hardware scaling) only")
+                                 "constants; trigger data and images (hardware scaling) only; implied by "
+                                 "--backend cmssw on such runs")
     emulator_name: str = opt("", "with cmssw: model name of the emulator library <name>_v<version> (default: "
                                  "aat_<score>)")
     emulator_version: int = opt(1, "with cmssw: version number in the library name", low=1)

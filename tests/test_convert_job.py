@@ -116,6 +116,8 @@ def test_cmssw_backend_converts_checks_and_re_emulates(tmp_path, reference_path,
     assert files == ["Makefile", "check/driver.cc", "check/include/hls4ml/emulator.h", "check/tb_expected.txt",
                      "check/tb_inputs.txt", "src/GTADModel_v7.cc"]
     assert "hls4mlEmulator::ModelLoader loader(\"GTADModel_v7\")" in (out / "README.md").read_text()
+    assert _strict(out / "conversion.json")["options"]["raw_input"]  # what the Global Trigger delivers
+    assert "the Global-Trigger object integers in ADC2021 order" in (out / "cmssw" / "src" / "GTADModel_v7.cc").read_text()
     again = _cli(str(out), verb="emulate")
     assert again.returncode == 0, again.stderr[-2000:]
     assert "cmssw_dlopen" in again.stdout and "300 of 300" in again.stdout

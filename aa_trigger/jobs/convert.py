@@ -214,6 +214,11 @@ def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> Conv
     working_points_of(cfg, run)  # a bad rate fails before any work
     score, why = choose_score(run, cfg.score, cfg.score_from)
     graph = fgraph.build_graph(run.aa, run.scaler.input_type, score)
+    if "cmssw" in cfg.backend and isinstance(run.scaler, HardwareScaler) and not cfg.raw_input:
+        from dataclasses import replace
+
+        cfg = replace(cfg, raw_input=True)  # the emulator takes what the Global Trigger delivers, as the firmware
+        progress("--backend cmssw: the emulator library and the firmware take the raw object integers (--raw-input)")
     if cfg.raw_input:
         if not isinstance(run.scaler, HardwareScaler):
             raise AATriggerError("--raw-input needs a run with hardware input scaling (trigger data or images); "
