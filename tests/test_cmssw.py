@@ -119,3 +119,14 @@ def test_inputs_outside_the_input_type_are_refused(tmp_path, extras, tiny_graph)
 def test_library_names(name, version, message):
     with pytest.raises(AATriggerError, match=message):
         library_name(name, version)
+
+
+def test_relative_project_folder(tmp_path, monkeypatch, extras, tiny_graph, assert_bit_exact):
+    """convert writes into a relative partial folder: the driver's event files must still be found."""
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    graph = tiny_graph("mu2")
+    _library(graph, Path("fw") / "cmssw", "ad_v1", extras)
+    x = _events(graph, 300)
+    assert_bit_exact("relative", score_dlopen(Path("fw") / "cmssw", "ad_v1", x), emulator.score_int(graph, x)[0])

@@ -163,6 +163,7 @@ def _as_int64(x_int: np.ndarray) -> np.ndarray:
 def score_dlopen(folder: Path, lib: str, x_int: np.ndarray, timeout: int = 1800) -> np.ndarray:
     """Scores (integers) of ``x_int`` through the driver: dlopen, create_model, the Model interface."""
     x = _as_int64(x_int)
+    folder = Path(folder).resolve()  # the driver runs inside it: absolute paths for its files
     events, scores = folder / "check" / "events.bin", folder / "check" / "scores.bin"
     x.tofile(events)
     try:
