@@ -191,9 +191,14 @@ def test_convert_bad_input(tmp_path, reference_path, args, message):
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
-def test_raw_input_needs_hardware_scaling(tmp_path):
+def test_raw_input_needs_hardware_scaling(tmp_path, reference_path):
     """A table run is standardised in float upstream of the firmware: no raw integers to scale in firmware."""
-    run = Path(__file__).parents[1] / "models" / "tab-cicids"
+    run = tmp_path / "table-run"
+    shutil.copytree(reference_path, run)
+    n = 57
+    (run / "preprocessing.json").write_text(json.dumps({
+        "kind": "float", "clip_features": [False] * n, "log_features": [False] * n, "mean": [0.0] * n,
+        "std": [1.0] * n, "width": 14, "int_bits": 6}))
     res = _cli("--run", str(run), "--raw-input", "--output", str(tmp_path / "fw"))
     assert res.returncode == 2 and "--raw-input needs a run with hardware input scaling" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "fw").exists()
