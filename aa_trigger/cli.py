@@ -34,10 +34,6 @@ def quiet() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for category in (DeprecationWarning, FutureWarning, UserWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category, module=NOISY)
-    import logging
-
-    for name in ("mlflow", "alembic"):  # database set-up chatter of a local MLflow store
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def progress(msg: str) -> None:

@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 
 from aa_trigger.evaluation.ceiling import ClassifierSettings, signal_ceiling, summarise
-from aa_trigger.evaluation.metrics import working_points
+from aa_trigger.evaluation.metrics import signal_metrics, working_points
 from aa_trigger.scans.results import efficiency_order
-from aa_trigger.scans.trial import signal_means, signal_metrics
+from aa_trigger.scans.trial import signal_means
 
 
 def test_signal_metrics_and_means():
     rng = np.random.default_rng(0)
     bg = rng.normal(size=100_000)
     points = working_points([1e-3], [400.0], 40_000)
-    per = {"a": signal_metrics(bg, rng.normal(3, 1, 4000), points), "b": signal_metrics(bg, bg[:4000], points)}
+    per = {"a": signal_metrics(bg, rng.normal(3, 1, 4000), points, count=True),
+           "b": signal_metrics(bg, bg[:4000], points, count=True)}
     a, b = per["a"], per["b"]
     assert a["n"] == 4000 and a["auc"] > 0.95 and 0.45 < b["auc"] < 0.55
     assert b["tpr_fpr_0p001"] < 0.005 < a["tpr_fpr_0p001"]  # the same distribution passes about the FPR

@@ -54,7 +54,7 @@ def signal_ceiling(x_train: np.ndarray, x_test: np.ndarray, signals: dict[str, n
                    ) -> dict[str, dict[str, float]]:
     """One seed: per signal, a classifier on half its events and ``s.background`` training background
     events; AUC and efficiencies (with ``_err``) on the other half against ``x_test``."""
-    from aa_trigger.scans.trial import signal_metrics
+    from aa_trigger.evaluation.metrics import signal_metrics
 
     rng = np.random.default_rng([seed, 7])
     bg = x_train[rng.permutation(len(x_train))[:s.background]]
@@ -63,7 +63,7 @@ def signal_ceiling(x_train: np.ndarray, x_test: np.ndarray, signals: dict[str, n
         order = rng.permutation(len(x))
         half = len(x) // 2
         model = train_classifier(bg, x[order[:half]], seed, s)
-        out[name] = signal_metrics(_logits(model, x_test), _logits(model, x[order[half:]]), points)
+        out[name] = signal_metrics(_logits(model, x_test), _logits(model, x[order[half:]]), points, count=True)
         progress(f"[ceiling] seed {seed} {name}: AUC {out[name]['auc']:.3f}")
     return out
 

@@ -19,8 +19,7 @@ def evaluate(scores_bg: dict[str, np.ndarray], scores_sig: dict[str, dict[str, n
         row = {}
         for name in (n for n in SCORES if n in scores_bg):
             bg, s = scores_bg[name], per_score[name]
-            row[name] = {"auc": metrics.auc(bg, s), **{p.key: metrics.tpr_at_fpr(bg, s, p.fpr) for p in points},
-                         **{p.key + "_err": metrics.tpr_uncertainty(bg, s, p.fpr) for p in points}}
+            row[name] = metrics.signal_metrics(bg, s, points)
         out[sig] = {"used_in_finetuning": sig in finetune_signals, "scores": row}
     return out
 

@@ -58,6 +58,16 @@ def tpr_uncertainty(background: np.ndarray, signal: np.ndarray, fpr: float) -> f
     return (hi - lo) / 2.0
 
 
+def signal_metrics(background: np.ndarray, signal: np.ndarray, points: list["WorkingPoint"],
+                   count: bool = False) -> dict[str, float]:
+    """AUC, the efficiency at each working point and its binomial uncertainty (``<key>_err``: half the 68%
+    Clopper-Pearson interval); with ``count`` also the signal's events ``n``."""
+    out = {"auc": auc(background, signal), **({"n": float(len(signal))} if count else {})}
+    out.update({p.key: tpr_at_fpr(background, signal, p.fpr) for p in points})
+    out.update({p.key + "_err": tpr_uncertainty(background, signal, p.fpr) for p in points})
+    return out
+
+
 def rate_to_fpr(rate_khz: float, bx_rate_khz: float) -> float:
     """A trigger rate budget as a fraction of bunch crossings."""
     return rate_khz / bx_rate_khz

@@ -8,8 +8,6 @@ Layout inside the archive, under one top folder ``<name>/``: ``manifest.json``, 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import platform
 import shutil
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from aa_trigger import __version__
+from aa_trigger.data.dataset import sha256_file
 from aa_trigger.errors import AATriggerError
 from aa_trigger.jsonio import field, read_json, write_json
 
@@ -36,14 +35,6 @@ class PackageResult:
     files: int
     bytes: int
     mlflow_run: str = ""  # the MLflow run id, when logged
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _files(root: Path) -> list[Path]:
@@ -106,7 +97,7 @@ def build_package(project: Path, output: Path | None, force: bool, progress: Pro
         write_json(top / "thresholds.json", {"score": conversion.get("score"), "score_type": report.get("score_type"),
                                              "rule": "the trigger fires when the score integer > integer",
                                              "thresholds": thresholds_of(report, project / "report.json")})
-        files = {str(p.relative_to(top)): {"sha256": _sha256(p), "bytes": p.stat().st_size} for p in _files(top)}
+        files = {str(p.relative_to(top)): {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in _files(top)}
         write_json(top / "manifest.json", {"format": MANIFEST_FORMAT, "name": name, "created_unix": int(time.time()),
                                            "versions": versions(), "score": conversion.get("score"),
                                            "files": files})
@@ -155,16 +146,11 @@ def verify_package(archive: Path, progress: Progress = lambda m: None) -> Verifi
             raise AATriggerError(f"{archive}: files differ from the manifest (extra: {extra[:3]}, missing: "
                                  f"{missing[:3]})")
         for rel, meta in listed.items():
-            if not isinstance(meta, dict) or _sha256(top / rel) != meta.get("sha256"):
+            if not isinstance(meta, dict) or sha256_file(top / rel) != meta.get("sha256"):
                 raise AATriggerError(f"{archive}: {rel} does not match its SHA-256 in the manifest")
         progress(f"{archive}: {len(listed)} files match the manifest; re-running the bit-exact checks")
         checks = emulate_project(top / "project", progress=progress, run=top / "run")
         return Verification(archive, len(listed), checks)
-
-
-def summary_json(v: Verification) -> str:
-    return json.dumps({"archive": str(v.archive), "files": v.files,
-                       "checks": [c.line() for c in v.checks]}, indent=1)
 
 
 def _metric_name(*parts: str) -> str:
@@ -212,7 +198,7 @@ def log_mlflow(uri: str, result: PackageResult, project: Path) -> str:
         with mlflow.start_run(run_name=project.name) as run:
             mlflow.log_params(params)
             mlflow.log_metrics(metrics)
-            mlflow.set_tags({"archive_sha256": _sha256(result.archive), "aa_trigger_version": __version__,
+            mlflow.set_tags({"archive_sha256": sha256_file(result.archive), "aa_trigger_version": __version__,
                              "score": str(conversion.get("score")), "all_bit_exact": str(report.get("all_bit_exact"))})
             mlflow.log_artifact(str(result.archive))
             return str(run.info.run_id)

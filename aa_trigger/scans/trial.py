@@ -40,18 +40,6 @@ class TrialResult:
     mean_seen: dict[str, dict[str, float]] = field(default_factory=dict)  # the same over the fine-tuning signals
 
 
-def signal_metrics(bg: np.ndarray, sig: np.ndarray, points: list[Any]) -> dict[str, float]:
-    """AUC, the efficiency at each working point with its binomial uncertainty (``<key>_err``: half the
-    68% Clopper-Pearson interval) and the signal's test events ``n``."""
-    from aa_trigger.evaluation import metrics as m
-
-    out = {"auc": m.auc(bg, sig), "n": float(len(sig))}
-    for p in points:
-        out[p.key] = m.tpr_at_fpr(bg, sig, p.fpr)
-        out[f"{p.key}_err"] = m.tpr_uncertainty(bg, sig, p.fpr)
-    return out
-
-
 def signal_means(per: dict[str, dict[str, float]], names: list[str]) -> dict[str, float]:
     """Mean of each metric over the signals ``names``; a ``_err`` (independent binomial errors) adds in
     quadrature, divided by their number. NaN for no signal."""
@@ -106,6 +94,7 @@ def _cost(graph: Any, clock_mhz: float) -> dict[str, float]:
 def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_mhz: float = 240.0) -> TrialResult:
     """Train ``cfg`` (pretraining, AA, surrogates) on the data of ``data_cfg`` and evaluate its deployable
     scores as the firmware computes them."""
+    from aa_trigger.evaluation import metrics as m
     from aa_trigger.firmware import emulator
     from aa_trigger.firmware.graph import build_graph, graph_to_dict
     from aa_trigger.jobs.train import seed_everything, train_stages
@@ -125,7 +114,7 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
     out, means, seen_means, cost, graphs = {}, {}, {}, {}, {}
 
     def measure(score: str, bg: np.ndarray, signals: dict[str, np.ndarray]) -> None:
-        per = {sig: signal_metrics(bg, s, points) for sig, s in signals.items()}
+        per = {sig: m.signal_metrics(bg, s, points, count=True) for sig, s in signals.items()}
         out[score] = per
         means[score] = signal_means(per, [k for k in per if k not in data.finetune_signals])
         seen_means[score] = signal_means(per, [k for k in per if k in data.finetune_signals])
