@@ -131,25 +131,47 @@ def _scale(pipe: Pipeline, node: Scale, xs: list[Value], frac: int) -> tuple[lis
     return outs, t.frac, _block_stages(node.name, pipe, 1, f"subtract offset, shift, saturate to {t.hls(False)}")
 
 
+def _square_terms(pipe: Pipeline, x: Value) -> list[tuple[int, Value, int]]:
+    """``x^2`` as adder terms in LUT logic (no multiplier, so no DSP is inferred); exact. With ``a = |x|``
+    (one level) and ``H_i = a >> (i + 1)``, the bits above bit ``i``, the symmetric square
+    ``a^2 = sum_i a_i 2^(2i) (4 H_i + 1)`` needs one AND-gated row per bit of ``a``, each narrower than
+    ``a`` (half the partial-product bits of a plain array multiplier)."""
+    m = max(abs(x.lo), abs(x.hi))
+    if m == 0:
+        return []
+    low = 0 if x.lo <= 0 <= x.hi else min(abs(x.lo), abs(x.hi))
+    name = pipe.at(x, 0)
+    a = pipe.wire("abs", f"({name} < {lit(0, x.width)}) ? -{name} : {name}", low, m, 1) if x.lo < 0 else x
+    bits = m.bit_length()
+    terms = []
+    for i in range(bits):
+        high = f"{a.name}[{bits - 1}:{i + 1}], " if i + 1 < bits else ""
+        hi = 4 * (m >> (i + 1)) + 1
+        row = pipe.wire("pp", f"{a.name}[{i}] ? $signed({{1'b0, {high}2'b01}}) : {lit(0, sbits(0, hi))}", 0, hi,
+                        a.level)
+        terms.append((1, row, 2 * i))
+    return terms
+
+
 def _sum_squares(pipe: Pipeline, node: SumSquares, xs: list[Value], frac: int) -> tuple[list[Value], int, list[str]]:
-    """Squares (one level), then an adder tree, registered; exact."""
-    pipe.comment("score: sum of mu^2, exact")
-    squares = [pipe.wire("sq", f"{x.name} * {x.name}", 0 if x.lo <= 0 <= x.hi else min(x.lo**2, x.hi**2),
-                         max(x.lo**2, x.hi**2), 1) for x in xs]
-    total = pipe.sum_tree("mu2", [(1, q, 0) for q in squares])
+    """Squares in LUT logic (partial products), all summed in one adder tree, registered; exact, no DSP."""
+    pipe.comment("score: sum of mu^2, exact; squares as AND-gated partial products (no DSP)")
+    total = pipe.sum_tree("mu2", [t for x in xs for t in _square_terms(pipe, x)])
     out = pipe.register("score", pipe.at(total, pipe.stage(total.level)), total.lo, total.hi)
-    return [out], 2 * frac, _block_stages("score", pipe, total.level, "sum of mu^2 (squares at level 1)")
+    return [out], 2 * frac, _block_stages("score", pipe, total.level, "sum of mu^2 (|mu| at level 1, partial "
+                                                                     "products in the adder tree)")
 
 
 def _squares(pipe: Pipeline, node: Squares, xs: list[Value], frac: int) -> tuple[list[Value], int, list[str]]:
-    """Element-wise squares (one level), registered; exact."""
-    pipe.comment(f"{node.name}: element-wise squares, exact")
-    outs = []
+    """Element-wise squares in LUT logic (partial-product adder trees), registered; exact, no DSP."""
+    pipe.comment(f"{node.name}: element-wise squares, exact; AND-gated partial products (no DSP)")
+    outs, top = [], 1
     for x in xs:
-        lo, hi = 0 if x.lo <= 0 <= x.hi else min(x.lo**2, x.hi**2), max(x.lo**2, x.hi**2)
-        sq = pipe.wire("sq", f"{pipe.at(x, 0)} * {pipe.at(x, 0)}", lo, hi, 1)
-        outs.append(pipe.register(node.name, sq.name, lo, hi))
-    return outs, 2 * frac, _block_stages(node.name, pipe, 1, "squares (level 1)")
+        sq = pipe.sum_tree("sq", _square_terms(pipe, x))
+        top = max(top, sq.level)
+        outs.append(sq)
+    regs = [pipe.register(node.name, pipe.at(q, pipe.stage(top)), q.lo, q.hi) for q in outs]
+    return regs, 2 * frac, _block_stages(node.name, pipe, top, "squares (|x| at level 1, partial products)")
 
 
 def generate(graph: FixedGraph, levels: int = 3) -> RTLDesign:
