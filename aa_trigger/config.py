@@ -12,7 +12,7 @@ from aa_trigger.data.generator import SIGNALS
 from aa_trigger.errors import AATriggerError
 from aa_trigger.evaluation.metrics import WorkingPoint, working_points
 from aa_trigger.firmware.parts import PARTS
-from aa_trigger.model.quant import Quantisation
+from aa_trigger.model.quant import QuantMode
 from aa_trigger.model.vae import AA_TARGET_BY_KIND, KIND_DEFAULTS
 from aa_trigger.options import check_fields, opt
 from aa_trigger.outputs import check_name
@@ -89,7 +89,12 @@ class TrainConfig:
     preprocessing: str = opt("hardware", "input scaling: 'hardware' ((x - offset) >> shift on L1 integers, "
                                           "bit-exact in firmware) or 'float' (the paper's log1p + standardisation)",
                               choices=["hardware", "float"])
-    quantize: int = opt(8, "bits of weights, biases and activations (QKeras); 0 = float model")
+    quantize: str = opt("8", "quantisation-aware training: N bits of weights, biases and activations (QKeras); "
+                             "N,N,... one width per encoder dense layer, the latent mean last (e.g. 8,6,4); 'hgq': "
+                             "HGQ's per-weight and per-neuron widths trained with a resource regulariser "
+                             "(--hgq-beta); 0 = float model")
+    hgq_beta: float = opt(1e-5, "with --quantize hgq: resource regularisation strength, the weight of the layers' "
+                                "bit operations (BOPs) in the loss", low=0.0)
     latent: int = opt(0, "latent dimension (0: the data kind's default: " + _kind_defaults("latent") + ")", low=0)
     widths: list[int] = opt([], "encoder hidden widths, mirrored by the decoder (default per data kind: "
                                 + _kind_defaults("widths") + ")", nargs="+", low=1)
@@ -154,14 +159,20 @@ class TrainConfig:
             raise AATriggerError(f"--anomaly-fraction must be in (0, 1), got {self.anomaly_fraction}")
         if self.lambda_max < 0 or self.clip <= 0 or self.learning_rate <= 0 or self.kl_weight < 0:
             raise AATriggerError("--lambda-max and --kl-weight must be >= 0, --clip and --learning-rate > 0")
-        if self.quantize:
-            Quantisation.uniform(self.quantize)
+        mode = QuantMode.parse(self.quantize)
+        if mode.kind == "qkeras" and len(mode.bits) > 1 and self.widths:
+            mode.layer_bits(len(self.widths) + 1)
         if 0 < self.bg_anchor <= 1:
             raise AATriggerError(f"--bg-anchor is a factor above the pretrained loss: 0 (off) or > 1, got "
                                  f"{self.bg_anchor}")
         if self.latent > 64:
             raise AATriggerError(f"--latent must be between 1 and 64, got {self.latent}")
         check_rates(self.rate_khz, self.bx_mhz)
+
+    @property
+    def quantised(self) -> bool:
+        """Quantisation-aware (QKeras or HGQ), so deployable."""
+        return QuantMode.parse(self.quantize).kind != "float"
 
     def target_fpr(self) -> float:
         """The working point the margin loss aims at: the first trigger rate, else the first FPR."""
@@ -176,7 +187,8 @@ class TrainConfig:
         return working_points(self.fpr, self.rate_khz, self.bx_rate_khz)
 
     def default_run_name(self) -> str:
-        q = f"q{self.quantize}" if self.quantize else "float"
+        mode = QuantMode.parse(self.quantize)
+        q = mode.label + (f"{self.hgq_beta:g}" if mode.kind == "hgq" else "")
         ft = "+".join(self.finetune) if self.data else self.finetune_signal
         ft = "".join(c if c.isalnum() or c in "+-_" else "_" for c in ft)[:40]
         variant = ("" if self.aa_loss == "clip" else f"-{self.aa_loss}") + (f"-anchor{self.bg_anchor:g}"

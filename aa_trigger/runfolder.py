@@ -47,10 +47,17 @@ REQUIRED = ("config.json", "model.json", "preprocessing.json", "provenance.json"
 OPTIONAL_PARTS = ("weighting",)  # absent from runs written before the weighted sum of mu^2
 
 
+HGQ_RANGES = "hgq_ranges.json"  # HGQ models: the traced output ranges (Keras does not save them with the weights)
+
+
 def save_parts(folder: Path, parts: VAEParts) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, model in zip(PART_NAMES + OPTIONAL_PARTS, parts.models()):
         model.save_weights(str(folder / f"{name}.weights.h5"))
+    if parts.config.hgq:
+        from aa_trigger.model import hgq
+
+        jsonio.write_json(folder / HGQ_RANGES, hgq.ranges(parts))
 
 
 def load_parts(folder: Path, cfg: ModelConfig) -> VAEParts:
@@ -63,6 +70,16 @@ def load_parts(folder: Path, cfg: ModelConfig) -> VAEParts:
             model.load_weights(str(path))
         except (OSError, ValueError) as exc:
             raise AATriggerError(f"{path}: cannot load weights ({str(exc).splitlines()[0]})") from None
+    if cfg.hgq:
+        from aa_trigger.model import hgq
+
+        path = folder / HGQ_RANGES
+        if not path.is_file():
+            raise AATriggerError(f"{path}: missing (an HGQ run stores its traced ranges there)")
+        ranges = jsonio.read_json(path)
+        if not isinstance(ranges, dict):
+            raise AATriggerError(f"{path}: not a JSON object")
+        hgq.set_ranges(parts, ranges, str(path))
     return parts
 
 
@@ -151,8 +168,14 @@ def _model_config(path: Path) -> ModelConfig:
     d = jsonio.read_json(path)
     if isinstance(d, dict) and "recon" not in d:  # written before image data: always squared errors
         d["recon"] = "mse"
-    kinds = {"n_features": int, "widths": list, "latent": int, "quantize": int, "surrogate_width": int, "recon": str}
+    kinds = {"n_features": int, "widths": list, "latent": int, "surrogate_width": int, "recon": str}
     values = {name: jsonio.field(d, name, kind, path) for name, kind in kinds.items()}
+    q = d.get("quantize") if isinstance(d, dict) else None
+    if isinstance(q, bool) or not isinstance(q, (int, str)):
+        raise AATriggerError(f"{path}: field 'quantize' should be an integer or a string, found {q!r}")
+    values["quantize"] = q
+    if "hgq_beta" in d:  # absent before HGQ models existed
+        values["hgq_beta"] = jsonio.field(d, "hgq_beta", float, path)
     if not all(isinstance(w, int) and not isinstance(w, bool) for w in values["widths"]):
         raise AATriggerError(f"{path}: field 'widths' should be a list of integers, found {values['widths']!r}")
     cfg = ModelConfig(**values)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aa_trigger.firmware.graph import Dense, FixedGraph, Scale, Squares, accumulator_bits, split_scaling
+from aa_trigger.firmware.graph import (Dense, FixedGraph, Quantize, Relu, Scale, Squares, accumulator_bits,
+                                      split_scaling)
 from aa_trigger.model.quant import FixedType
 
 FLOAT64_EXACT_BITS = 52
@@ -72,6 +73,29 @@ def _scale(node: Scale, x: Fx) -> Fx:
     return Fx(np.clip(v, t.int_min, t.int_max), t.frac)
 
 
+def _quantize(node: Quantize, x: Fx) -> Fx:
+    """Per element: to ``2**-frac_j`` by floor (TRN) or round half up (RND), saturate, zero-width elements 0;
+    held in units of ``2**-node.frac``. Columns with the same shift are done together."""
+    f = node.elem_frac
+    out = np.zeros_like(x.v)
+    lo, hi, frac = node.elem_min, node.elem_max, node.frac
+    for s in np.unique(x.frac - f):
+        cols = np.flatnonzero((x.frac - f == s) & (node.width > 0))
+        if not len(cols):
+            continue
+        v = x.v[:, cols]
+        if v.dtype == np.float64:  # integer-valued below 2**53: power-of-two scaling and floor are exact
+            v = np.floor(v * 2.0 ** -int(s) + (0.5 if node.rounding == "RND" and s > 0 else 0.0))
+        elif s > 0:
+            v = (v + ((np.int64(1) << (s - 1)) if node.rounding == "RND" else 0)) >> s
+        else:
+            v = v << -s
+        v = np.clip(v, lo[cols], hi[cols])
+        up = frac - f[cols]
+        out[:, cols] = v * (2.0**up if v.dtype == np.float64 else np.left_shift(np.int64(1), up))
+    return Fx(out, frac)
+
+
 def _sum_squares(x: Fx) -> Fx:
     return Fx(np.sum(x.v * x.v, axis=1, keepdims=True), 2 * x.frac)
 
@@ -94,6 +118,8 @@ def run_graph(graph: FixedGraph, x_int: np.ndarray, trace: bool = False,
     with np.errstate(all="raise"):
         for node in graph.nodes:
             x = (_dense(node, x, dtype) if isinstance(node, Dense) else _scale(node, x) if isinstance(node, Scale)
+                 else _quantize(node, x) if isinstance(node, Quantize)
+                 else Fx(np.maximum(x.v, 0), x.frac) if isinstance(node, Relu)
                  else _squares(x) if isinstance(node, Squares) else _sum_squares(x))
             if trace:
                 outputs[node.name] = x

@@ -12,6 +12,9 @@ Nodes, in order of evaluation:
   the output type of its quantiser; without a quantiser the output is the exact accumulator.
 * :class:`SumSquares`: the exact sum of squares of its input (AXOL1TL's sum of mu^2).
 * :class:`Squares`: the exact element-wise squares of its input (before the weighted sum of mu^2).
+* :class:`Quantize`: a conversion of each element to its own fixed-point type (HGQ's per-neuron and
+  per-input types): truncate (TRN) or round half up (RND), then saturate (SAT).
+* :class:`Relu`: ``max(x, 0)`` (between an HGQ layer's two conversions).
 
 The score is whatever the last node computes: sum mu^2, the surrogate head's dense layers, or
 the weighted sum of mu^2 (squares, then a one-output dense layer).
@@ -109,7 +112,70 @@ class Scale:
         return np.clip(a, t.int_min, t.int_max), np.clip(b, t.int_min, t.int_max)
 
 
-Node = Union[Scale, Dense, SumSquares, Squares]
+@dataclass(eq=False)
+class Quantize:
+    """Each element to its own type, as HGQ's ``FixedPointQuantizer`` and ``ap_fixed<width, int_bits, RND|TRN,
+    SAT>`` (``ap_ufixed`` where ``signed`` is 0) compute it: scale to ``2**frac_j``, truncate (floor) or round
+    half up, saturate to the element's range; a zero-width element is the constant 0. Outputs are held in units
+    of ``2**-frac`` with ``frac`` the largest element's (exact: every element's grid divides it)."""
+
+    name: str
+    signed: np.ndarray  # int64 0/1 per element
+    width: np.ndarray  # int64 >= 0 per element
+    int_bits: np.ndarray  # int64 per element (ap_fixed's I, sign included)
+    rounding: str  # "TRN" | "RND"
+
+    def __post_init__(self) -> None:
+        if self.rounding not in QUANTIZE_ROUNDING:
+            raise AATriggerError(f"{self.name}: rounding {self.rounding!r} is not one of {', '.join(QUANTIZE_ROUNDING)}")
+        if not (len(self.signed) == len(self.width) == len(self.int_bits)) or np.any(self.width < 0) or np.any(
+                (self.signed != 0) & (self.signed != 1)):
+            raise AATriggerError(f"{self.name}: per-element types need equal lengths, widths >= 0 and signs 0/1")
+        if np.any(self.width > 48):
+            raise AATriggerError(f"{self.name}: an element type is wider than 48 bits")
+
+    @property
+    def n(self) -> int:
+        return int(len(self.width))
+
+    @property
+    def elem_frac(self) -> np.ndarray:
+        """Fractional bits per element (0 for a zero-width element)."""
+        return np.where(self.width > 0, self.width - self.int_bits, 0)
+
+    @property
+    def frac(self) -> int:
+        live = self.width > 0
+        return int(self.elem_frac[live].max()) if live.any() else 0
+
+    @property
+    def elem_min(self) -> np.ndarray:
+        """Per element, the smallest value in units of ``2**-elem_frac``."""
+        return np.where(self.width > 0, -(np.left_shift(1, np.maximum(self.width - 1, 0))) * self.signed, 0)
+
+    @property
+    def elem_max(self) -> np.ndarray:
+        return np.where(self.width > 0, np.left_shift(1, np.maximum(self.width - self.signed, 0)) - 1, 0)
+
+    def types(self) -> list[str]:
+        """The per-element HLS types (``ap_fixed<W,I,RND,SAT>``; zero-width elements: ``0``)."""
+        out = []
+        for k, w, i in zip(self.signed, self.width, self.int_bits):
+            out.append("0" if w == 0 else FixedType(int(w), int(i), bool(k), self.rounding, "SAT").hls())
+        return out
+
+
+@dataclass
+class Relu:
+    """``max(x, 0)`` element-wise."""
+
+    name: str
+
+
+#: the roundings of :class:`Quantize` (HGQ's proxy: TRN, or RND where the bias cannot absorb it)
+QUANTIZE_ROUNDING = ("TRN", "RND")
+
+Node = Union[Scale, Dense, SumSquares, Squares, Quantize, Relu]
 
 #: the raw Global-Trigger object integers a graph with input scaling takes (pT, eta, phi words)
 RAW_INPUT_TYPE = FixedType(16, 16)
@@ -147,6 +213,10 @@ def build_graph(parts: Any, input_type: FixedType, score: str) -> FixedGraph:
     from aa_trigger.model.vae import INPUT, deployable_layers
     from aa_trigger.model.vae import Squares as SquaresStep
 
+    if parts.config.hgq:
+        from aa_trigger.model import hgq
+
+        return FixedGraph(INPUT, input_type, parts.config.n_features, hgq.graph_nodes(parts, score), score)
     nodes: list[Node] = []
     for d in deployable_layers(parts, score):
         if isinstance(d, SquaresStep):
@@ -208,6 +278,41 @@ def _dense_interval(node: Dense, lo: int, hi: int, frac: int) -> tuple[int, int,
     return a_lo, a_hi, acc_frac
 
 
+def _round_down(v: np.ndarray, shift: np.ndarray, rounding: str) -> np.ndarray:
+    """Integers ``v`` (object arrays allowed) divided by ``2**shift`` per element: floor (TRN) or round
+    half up (RND); a negative shift multiplies."""
+    out = []
+    for x, s in zip(v.tolist(), shift.tolist()):
+        if s <= 0:
+            out.append(int(x) << -s)
+        else:
+            out.append((int(x) + ((1 << (s - 1)) if rounding == "RND" else 0)) >> s)
+    return np.asarray(out, dtype=object)
+
+
+def quantize_interval(node: Quantize, lo: int, hi: int, frac: int) -> tuple[int, int, int, tuple[int, int]]:
+    """Output interval of a :class:`Quantize` node (units of ``2**-node.frac``) whose inputs lie in [lo, hi]
+    (units of ``2**-frac``), its ``frac``, and the interval of the rounded values before saturation (the
+    widest integers it computes, in units of ``2**-node.frac``)."""
+    f = node.elem_frac
+    shift = frac - f
+    up = node.frac - f
+    r_lo = _round_down(np.full(node.n, lo, dtype=object), shift, node.rounding)
+    r_hi = _round_down(np.full(node.n, hi, dtype=object), shift, node.rounding)
+    live = node.width > 0
+    emin, emax = node.elem_min.astype(object), node.elem_max.astype(object)
+    c_lo = np.minimum(np.maximum(r_lo, emin), emax)
+    c_hi = np.maximum(np.minimum(r_hi, emax), emin)
+    scale = np.asarray([1 << int(u) for u in up], dtype=object)
+    outs_lo, outs_hi = (c_lo * scale)[live], (c_hi * scale)[live]
+    pre_lo, pre_hi = (r_lo * scale)[live], (r_hi * scale)[live]
+    if not live.any():
+        return 0, 0, node.frac, (0, 0)
+    return (min(0, int(outs_lo.min())) if not live.all() else int(outs_lo.min()),
+            max(0, int(outs_hi.max())) if not live.all() else int(outs_hi.max()), node.frac,
+            (int(pre_lo.min()), int(pre_hi.max())))
+
+
 def intervals(graph: FixedGraph) -> list[tuple[int, int, int]]:
     """Per node: the exact interval of its accumulator (units of ``2**-frac``) and ``frac``;
     the last entry is the score's. Every value a back end computes lies inside these bounds."""
@@ -220,6 +325,14 @@ def intervals(graph: FixedGraph) -> list[tuple[int, int, int]]:
             lo, hi, frac = int(f_lo.min()), int(f_hi.max()), node.out_type.frac
             out.append((min(lo, int(((t.int_min - node.offset) << frac).min())),
                         max(hi, int(((t.int_max - node.offset) << frac).max())), frac))
+            continue
+        if isinstance(node, Quantize):
+            lo, hi, frac, pre = quantize_interval(node, lo, hi, frac)
+            out.append((*pre, frac))
+            continue
+        if isinstance(node, Relu):
+            lo, hi = max(lo, 0), max(hi, 0)
+            out.append((lo, hi, frac))
             continue
         if isinstance(node, Dense):
             a_lo, a_hi, acc_frac = _dense_interval(node, lo, hi, frac)
@@ -255,8 +368,8 @@ def score_type(graph: FixedGraph) -> FixedType:
         return last.out_type
     if isinstance(last, SumSquares):
         prev = graph.nodes[-2]
-        assert isinstance(prev, Dense) and prev.out_type is not None
-        return sum_squares_type(prev.out_type, prev.n_out)
+        if isinstance(prev, Dense) and prev.out_type is not None:
+            return sum_squares_type(prev.out_type, prev.n_out)
     lo, hi, frac = intervals(graph)[-1]
     return exact_type(lo, hi, frac)
 
@@ -280,6 +393,11 @@ def graph_to_dict(graph: FixedGraph) -> dict[str, Any]:
             o = n.out_type
             nodes.append({"scale": n.name, "offset": n.offset.tolist(), "shift": n.shift.tolist(),
                           "out_type": [o.width, o.int_bits, o.signed, o.rounding, o.saturation]})
+        elif isinstance(n, Quantize):
+            nodes.append({"quantize": n.name, "signed": n.signed.tolist(), "width": n.width.tolist(),
+                          "int_bits": n.int_bits.tolist(), "rounding": n.rounding})
+        elif isinstance(n, Relu):
+            nodes.append({"relu": n.name})
         elif isinstance(n, Squares):
             nodes.append({"squares": n.name})
         else:
@@ -328,12 +446,20 @@ def graph_from_dict(d: dict[str, Any], where: Any = "graph") -> FixedGraph:
                 raise AATriggerError(f"{where}: {name}.out_type is not [width, int_bits, signed, rounding, saturation]")
             nodes.append(Scale(name, ints(n.get("offset"), 1, f"{name}.offset"), ints(n.get("shift"), 1,
                                                                                     f"{name}.shift"), FixedType(*o)))
+        elif isinstance(n, dict) and "quantize" in n:
+            name = field(n, "quantize", str, where)
+            nodes.append(Quantize(name, ints(n.get("signed"), 1, f"{name}.signed"), ints(n.get("width"), 1,
+                                                                                        f"{name}.width"),
+                                  ints(n.get("int_bits"), 1, f"{name}.int_bits"), field(n, "rounding", str, where)))
+        elif isinstance(n, dict) and "relu" in n:
+            nodes.append(Relu(field(n, "relu", str, where)))
         elif isinstance(n, dict) and "sum_squares" in n:
             nodes.append(SumSquares(field(n, "sum_squares", str, where)))
         elif isinstance(n, dict) and "squares" in n:
             nodes.append(Squares(field(n, "squares", str, where)))
         else:
-            raise AATriggerError(f"{where}: node {i} is neither dense, squares, sum_squares nor a leading scale")
+            raise AATriggerError(f"{where}: node {i} is neither dense, quantize, relu, squares, sum_squares nor a "
+                                 "leading scale")
     t = field(d, "input_type", list, where)
     if [type(v) for v in t] != [int, int, bool, str, str]:
         raise AATriggerError(f"{where}: input_type is not [width, int_bits, signed, rounding, saturation]")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from aa_trigger.firmware.graph import Dense, FixedGraph, Squares
+from aa_trigger.firmware.graph import Dense, FixedGraph, Quantize, Relu, Squares
 
 
 def keras_model(graph: FixedGraph) -> Any:
@@ -26,8 +26,20 @@ def keras_model(graph: FixedGraph) -> Any:
     x = inp = tf.keras.Input((graph.n_features,), name=graph.input_name)
     weights = []
     wide = False  # after element-wise squares: float64 (float32 would round the weighted sum)
+    hgq = any(isinstance(n, Quantize) for n in graph.nodes)  # HGQ's proxy layers: plain Dense, exact outputs
     for node in graph.nodes:
-        if isinstance(node, Dense):
+        if isinstance(node, Quantize):
+            from HGQ.proxy import FixedPointQuantizer
+
+            k, b, i = (np.asarray(v, np.int8)[None, :] for v in (node.signed, node.width, node.int_bits))
+            x = FixedPointQuantizer(k, b, i, node.rounding, "SAT", name=node.name)(x)
+        elif isinstance(node, Relu):
+            x = tf.keras.layers.ReLU(name=node.name)(x)
+        elif isinstance(node, Dense) and hgq:
+            dense = tf.keras.layers.Dense(node.n_out, name=node.name)
+            x = dense(x)
+            weights.append((dense, [node.kernel * 2.0**-node.w_frac, node.bias * 2.0**-node.b_frac]))
+        elif isinstance(node, Dense):
             if wide:  # weights already on their grid and an exact output: no quantiser needed
                 assert node.out_q is None and not node.relu, "only an exact linear layer follows the squares"
                 dense = tf.keras.layers.Dense(node.n_out, dtype="float64", name=node.name)
@@ -59,7 +71,11 @@ def float_reference(graph: FixedGraph, x_int: np.ndarray, input_frac: int) -> np
     """The trained network without quantisation (float weights, float activations), float64."""
     h = np.asarray(x_int, np.float64) * 2.0**-input_frac
     for node in graph.nodes:
-        if isinstance(node, Dense):
+        if isinstance(node, Quantize):  # HGQ's conversions: none in the float network
+            continue
+        if isinstance(node, Relu):
+            h = np.maximum(h, 0.0)
+        elif isinstance(node, Dense):
             h = h @ node.float_kernel + node.float_bias
             if node.relu:
                 h = np.maximum(h, 0.0)

@@ -15,6 +15,7 @@ from aa_trigger.config import TrainConfig
 from aa_trigger.data.dataset import Dataset, load_dataset
 from aa_trigger.evaluation import evaluate, plots
 from aa_trigger.model.scores import SCORES, compute_scores
+from aa_trigger.model import hgq
 from aa_trigger.model.training import fit_weighting, train_surrogate, train_vae
 from aa_trigger.model.vae import KIND_DEFAULTS, ModelConfig, VAEParts
 
@@ -65,7 +66,8 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
              f"{len(data.x_finetune)} {'+'.join(data.finetune_signals)} for AA, test signals "
              + ", ".join(f"{k} {len(v)}" for k, v in data.signals_test.items()))
     mcfg = ModelConfig(n_features=data.x_train.shape[1], widths=list(cfg.widths), latent=cfg.latent,
-                       quantize=cfg.quantize, surrogate_width=cfg.surrogate_width, recon=KIND_DEFAULTS[data.kind][2])
+                       quantize=cfg.quantize, surrogate_width=cfg.surrogate_width, recon=KIND_DEFAULTS[data.kind][2],
+                       hgq_beta=cfg.hgq_beta)
     pretrained, parts, history = train_stages(mcfg, cfg, data, timings, progress)
 
     progress(f"evaluating on {len(data.x_test)} background and {sum(map(len, data.signals_test.values()))} "
@@ -93,15 +95,25 @@ def run_training(cfg: TrainConfig, progress: Progress = lambda m: None) -> Train
 
 def train_stages(mcfg: ModelConfig, cfg: TrainConfig, data: Dataset, timings: dict[str, float],
            progress: Progress) -> tuple[VAEParts, VAEParts, list[dict[str, Any]]]:
-    """Pretraining, the plain model's surrogate, AA fine-tuning, the AA model's surrogate."""
+    """Pretraining, the plain model's surrogate, AA fine-tuning, the AA model's surrogate. HGQ models trace
+    their output ranges on the training data (background and the AA anomalies) after each stage."""
     parts = VAEParts.build(mcfg)
+    x_cal = np.concatenate([data.x_train, data.x_finetune]) if mcfg.hgq else None
+
+    def weighting_or_trace(p: VAEParts) -> dict[str, Any]:
+        if not mcfg.hgq:
+            return fit_weighting(p, x_sur)
+        return {"stage": "hgq_trace", "exact_bops": hgq.trace(p, x_cal)}
+
     t = time.time()
     history = train_vae(parts, data.x_train, cfg, progress=progress)
     timings["pretrain_s"] = time.time() - t
     x_sur = np.concatenate([data.x_train[:SURROGATE_BACKGROUND], data.x_finetune])
+    if mcfg.hgq:
+        hgq.trace(parts, x_cal)
     pretrained = parts.copy()
     history += train_surrogate(pretrained, x_sur, cfg, progress=progress)
-    history.append(fit_weighting(pretrained, x_sur))
+    history.append(weighting_or_trace(pretrained))
     t = time.time()
     if cfg.aa_target == "surrogate":  # trained jointly in the AA loop, starting from the pretrained head
         parts.surrogate.set_weights(pretrained.surrogate.get_weights())
@@ -109,5 +121,5 @@ def train_stages(mcfg: ModelConfig, cfg: TrainConfig, data: Dataset, timings: di
     timings["finetune_s"] = time.time() - t
     if cfg.aa_target != "surrogate":
         history += train_surrogate(parts, x_sur, cfg, progress=progress)
-    history.append(fit_weighting(parts, x_sur))
+    history.append(weighting_or_trace(parts))
     return pretrained, parts, history

@@ -86,3 +86,46 @@ class Quantisation:
             raise AATriggerError(f"--quantize must be 0 (float) or between 4 and 16 bits, got {bits}")
         return cls(QuantSpec("bits", bits, 1), QuantSpec("bits", bits, 3), QuantSpec("relu", bits, 4),
                    QuantSpec("bits", bits + 4, 5))
+
+
+#: --quantize hgq: HGQ's per-weight and per-neuron widths, trained with a resource regulariser
+HGQ = "hgq"
+
+
+@dataclass(frozen=True)
+class QuantMode:
+    """What ``--quantize`` asks for: ``0`` (float), ``N`` (uniform N-bit QKeras), ``N,N,...`` (QKeras, one width
+    per encoder dense layer, the latent-mean layer last) or ``hgq`` (HGQ: per-weight and per-neuron widths)."""
+
+    kind: str  # "float" | "qkeras" | "hgq"
+    bits: tuple[int, ...] = ()
+
+    @classmethod
+    def parse(cls, value: "int | str") -> "QuantMode":
+        text = str(value).strip().lower()
+        if text == HGQ:
+            return cls("hgq")
+        try:
+            bits = tuple(int(v) for v in text.replace(":", ",").split(","))
+        except ValueError:
+            raise AATriggerError(f"--quantize takes 0 (float), N bits, N,N,... (one per encoder layer) or 'hgq', "
+                                 f"not {value!r}") from None
+        if bits == (0,):
+            return cls("float")
+        for b in bits:
+            Quantisation.uniform(b)
+        return cls("qkeras", bits)
+
+    @property
+    def label(self) -> str:
+        """Run-name part: ``float``, ``q8``, ``q8-6-4``, ``hgq``."""
+        return {"float": "float", "hgq": HGQ}.get(self.kind, "q" + "-".join(map(str, self.bits)))
+
+    def layer_bits(self, n_layers: int) -> list[int]:
+        """QKeras: the width of each of ``n_layers`` encoder dense layers (the latent mean last)."""
+        if len(self.bits) == 1:
+            return [self.bits[0]] * n_layers
+        if len(self.bits) != n_layers:
+            raise AATriggerError(f"--quantize {','.join(map(str, self.bits))} gives {len(self.bits)} widths; the "
+                                 f"encoder has {n_layers} dense layers ({n_layers - 1} hidden and the latent mean)")
+        return list(self.bits)

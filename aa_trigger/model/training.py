@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from aa_trigger.model import hgq
 from aa_trigger.model.vae import W_OUT, VAEParts, reconstruction_error
 
 if TYPE_CHECKING:
@@ -154,6 +155,9 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.nd
         r0, k0, _ = _losses(parts, False, tf.constant(sample), eps0)
         reference = max(float(tf.reduce_mean(r0 + s.kl_weight * k0)), 1e-6)
     margin = aa and s.aa_loss == "margin"
+    hgq_models = (parts.encoder, parts.surrogate) if joint else (parts.encoder,)
+    if not parts.config.hgq:
+        hgq_models = ()
 
     @tf.function
     def step(xb, xa, lam, step_no, log_thr):
@@ -185,6 +189,8 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.nd
                 loss += fit
             else:
                 loss, aa_term = tf.reduce_mean(vae), tf.constant(0.0)
+            if hgq_models:  # HGQ's resource regulariser (BOPs times beta) and L1 on the bit widths
+                loss += hgq.regularisation(*hgq_models)
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))
         return tf.reduce_mean(vae), tf.reduce_mean(recon), tf.reduce_mean(kl), aa_term, anchor, loss, fit
@@ -216,10 +222,14 @@ def train_vae(parts: VAEParts, x_bg: np.ndarray, s: "TrainConfig", x_anom: np.nd
             row.update(anchor_excess=anchor, anchor_reference=reference)
         if joint:
             row.update(surrogate_mse=fit)
+        if hgq_models:  # the BOPs of the last step; the recorded output ranges restart every epoch
+            row.update(bops=hgq.bops(*hgq_models))
+            hgq.reset_ranges(*hgq_models)
         history.append(row)
         if progress:
             extra = f"  threshold={np.exp(log_thr):.4g}" if margin else ""
             extra += f"  anchor excess={anchor:.3f}" if aa and s.bg_anchor else ""
+            extra += f"  BOPs={row['bops']:.4g}" if hgq_models else ""
             progress(f"[{stage}] epoch {epoch + 1}/{epochs}  lambda={lam:.3g}  vae_bg={vae:.3f} "
                      f"(recon {recon:.3f}, kl {kl:.3f})  aa_anom={aa_term:.3f}{extra}")
     return history
@@ -254,11 +264,14 @@ def train_surrogate(parts: VAEParts, x: np.ndarray, s: "TrainConfig",
     model = parts.surrogate
     variables = model.trainable_variables
 
+    regularised = parts.config.hgq
+
     @tf.function
     def step(m, t):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(model(m, training=True)[:, 0] - t))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            total = loss + hgq.regularisation(model) if regularised else loss
+        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         return loss
 
     history = []
@@ -267,6 +280,9 @@ def train_surrogate(parts: VAEParts, x: np.ndarray, s: "TrainConfig",
         losses = [float(step(tf.constant(mu[idx]), tf.constant(target[idx])))
                   for idx in (order[i:i + batch_size] for i in range(0, len(order), batch_size))]
         history.append({"stage": "surrogate", "epoch": epoch, "mse": float(np.mean(losses))})
+        if regularised:
+            history[-1]["bops"] = hgq.bops(model)
+            hgq.reset_ranges(model)
         if progress:
             progress(f"[surrogate] epoch {epoch + 1}/{epochs}  mse={np.mean(losses):.4f}")
     return history

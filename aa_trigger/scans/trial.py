@@ -108,7 +108,7 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
     cfg = cfg.with_model_defaults(data.kind)
     seed_everything(cfg.seed)
     mcfg = ModelConfig(data.x_train.shape[1], list(cfg.widths), cfg.latent, cfg.quantize, cfg.surrogate_width,
-                       KIND_DEFAULTS[data.kind][2])
+                       KIND_DEFAULTS[data.kind][2], cfg.hgq_beta)
     _, parts, _ = train_stages(mcfg, cfg, data, {}, lambda msg: None)
     points = cfg.working_points()
     out, means, seen_means, cost, graphs = {}, {}, {}, {}, {}
@@ -119,7 +119,7 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
         means[score] = signal_means(per, [k for k in per if k not in data.finetune_signals])
         seen_means[score] = signal_means(per, [k for k in per if k in data.finetune_signals])
 
-    for score in available_scores(parts) if cfg.quantize else ():
+    for score in available_scores(parts) if cfg.quantised else ():
         graph = build_graph(parts, data.scaler.input_type, score)
         measure(score, emulator.score(graph, data.int_test),
                 {sig: emulator.score(graph, x) for sig, x in data.int_signals_test.items()})
@@ -127,7 +127,7 @@ def run_trial(cfg: TrainConfig, data_cfg: TrainConfig, threads: int = 1, clock_m
         graphs[score] = graph_to_dict(graph)
     # the full VAE's reconstruction error (float, not deployable): what AA acts on, for comparison; for a
     # float model also its encoder-only scores
-    if cfg.quantize:  # only the reconstruction error: the deployed scores are emulated above
+    if cfg.quantised:  # only the reconstruction error: the deployed scores are emulated above
         measure("recon", recon_error(parts, data.x_test),
                 {k: recon_error(parts, x) for k, x in data.signals_test.items()})
         return TrialResult(out, means, cost, time.time() - t0, list(data.finetune_signals), graphs, seen_means)
