@@ -129,3 +129,33 @@ def tiny_graph():
         return FixedGraph("inputs", FixedType(8, 4), 6, nodes, score)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_hgq():
+    """A small HGQ model with heterogeneous widths set by hand (pruned weights, per-neuron and per-input types
+    from 1 to 6 fractional bits), its ranges traced on inputs within +-100 so that the test inputs (+-128)
+    saturate. Returns ``make(score, seed) -> (parts, graph)`` for inputs of type ``fixed<8,4>``."""
+    from aa_trigger.firmware.graph import build_graph
+    from aa_trigger.model import hgq
+    from aa_trigger.model.quant import FixedType
+    from aa_trigger.model.vae import ModelConfig, VAEParts
+
+    def make(score: str = "mu2", seed: int = 0):
+        parts = VAEParts.build(ModelConfig(6, [8], 3, "hgq", 5, "mse", 1e-5))
+        rng = np.random.default_rng(seed)
+        for model in (parts.encoder, parts.surrogate):
+            for layer in hgq.hgq_layers(model):
+                for v in layer.weights:
+                    if "kernel_bw" in v.name:
+                        v.assign(rng.integers(-1, 7, v.shape).astype(np.float32))
+                    elif "activation_bw" in v.name:
+                        v.assign(rng.integers(1, 7, v.shape).astype(np.float32))
+                    elif v.name.endswith("kernel:0"):
+                        v.assign(rng.normal(0, 0.7, v.shape).astype(np.float32))
+                    elif v.name.endswith("bias:0"):
+                        v.assign(rng.normal(0, 0.3, v.shape).astype(np.float32))
+        hgq.trace(parts, (rng.integers(-100, 101, (4000, 6)) * 2.0**-4).astype(np.float32))
+        return parts, build_graph(parts, FixedType(8, 4), score)
+
+    return make

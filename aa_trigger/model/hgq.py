@@ -175,6 +175,9 @@ def proxy_nodes(model: Any, float_source: Any) -> list[Any]:
             w, bias = layer.get_weights()
             kernel, wf = _integers(w, layer.name)
             b, bf = _integers(bias, layer.name)
+            in_frac = nodes[-1].frac if nodes and isinstance(nodes[-1], Quantize) else 0
+            if bf > in_frac + wf:  # the accumulator's grid must hold the bias: finer kernel units
+                kernel, wf = kernel << (bf - in_frac - wf), bf - in_frac
             src = float_source.get_layer(layer.name)
             nodes.append(Dense(layer.name, kernel, b, _container(kernel, wf), _container(b, bf), False, None, "",
                                np.asarray(src.kernel.numpy(), np.float64), np.asarray(src.bias.numpy(), np.float64)))

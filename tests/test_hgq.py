@@ -1,0 +1,91 @@
+"""HGQ models: their graph equals HGQ's own bit-accurate proxy model, QKeras-free Keras and hls4ml (C++ emulation
+and the g++ C simulation), on every event, including saturating ones."""
+
+import numpy as np
+import pytest
+
+from aa_trigger.errors import AATriggerError
+from aa_trigger.firmware import emulator
+from aa_trigger.firmware.graph import Quantize, graph_from_dict, graph_to_dict, intervals
+from aa_trigger.firmware.hls import csim, writer
+from aa_trigger.firmware.keras_model import keras_model, keras_scores
+from aa_trigger.model import hgq
+from aa_trigger.model.quant import QuantMode
+
+X_FRAC = 4
+
+
+def _events(n=20000, seed=3):
+    x = np.random.default_rng(seed).integers(-128, 128, (n, 6))
+    x[:2] = [[-128] * 6, [127] * 6]
+    return x
+
+
+def _proxy_scores(parts, score, x_int):
+    """HGQ's own proxy models (to_proxy_model, saturating), the score added in float64 (exact)."""
+    import tensorflow as tf
+    from HGQ import to_proxy_model
+
+    x = (x_int * 2.0**-X_FRAC).astype(np.float32)
+    enc = parts.encoder
+    mu = to_proxy_model(tf.keras.Model(enc.input, enc.get_layer("mu_dense").output), aggressive=False).predict(
+        x, batch_size=8192, verbose=0)
+    if score == "mu2":
+        return np.sum(mu.astype(np.float64) ** 2, axis=1)
+    sur = to_proxy_model(parts.surrogate, aggressive=False)
+    return sur.predict(mu, batch_size=8192, verbose=0)[:, 0].astype(np.float64)
+
+
+@pytest.mark.parametrize("score", ["mu2", "surrogate"])
+def test_graph_equals_hgq_proxy_and_keras(tiny_hgq, assert_bit_exact, score):
+    parts, graph = tiny_hgq(score, seed=11)
+    x = _events()
+    e = emulator.score(graph, x)
+    assert_bit_exact(f"emulator vs HGQ proxy ({score})", e, _proxy_scores(parts, score, x))
+    assert_bit_exact("int64 path", emulator.run_graph(graph, x, exact_int=True)[0].to_float()[:, 0], e)
+    assert_bit_exact("graph JSON round trip", emulator.score(graph_from_dict(graph_to_dict(graph)), x), e)
+    assert_bit_exact("keras model of the graph", keras_scores(keras_model(graph), x, X_FRAC), e)
+    lo, hi, frac = intervals(graph)[-1]
+    ints, f = emulator.score_int(graph, x)
+    assert f == frac and lo <= ints.min() and ints.max() <= hi
+
+
+@pytest.mark.parametrize("score", ["mu2", "surrogate"])
+def test_hgq_graph_through_hls4ml_and_csim(tiny_hgq, assert_bit_exact, score, tmp_path):
+    pytest.importorskip("hls4ml")
+    _, graph = tiny_hgq(score, seed=12)
+    x_int = _events(6000, seed=4)
+    x = x_int * 2.0**-X_FRAC
+    e = emulator.score(graph, x_int)
+    settings = writer.HLSSettings("xcvu9p-flga2104-2L-e", "Vitis", 240.0, 1, "Latency", "io_parallel")
+    model = writer.write_project(keras_model(graph), graph, settings, tmp_path / "prj", x[:1000], e[:1000])
+    assert_bit_exact(f"hls4ml predict, HGQ {score}", writer.predict(model, x), e)
+    assert_bit_exact(f"g++ csim, HGQ {score}", csim.csim(tmp_path / "prj"), e[:1000])
+
+
+def test_ranges_round_trip_and_bad_ranges(tiny_hgq):
+    parts, graph = tiny_hgq("mu2", seed=13)
+    saved = hgq.ranges(parts)
+    other = parts.copy()
+    assert hgq.ranges(other) == saved
+    with pytest.raises(AATriggerError, match="no valid range"):
+        hgq.set_ranges(other, {k: v for k, v in saved.items() if k != "mu_dense"}, "r.json")
+    bad = {**saved, "mu_dense": {"min": [1.0, 1.0, 1.0], "max": [0.0, 0.0, 0.0]}}
+    with pytest.raises(AATriggerError, match="not finite and ordered"):
+        hgq.set_ranges(other, bad, "r.json")
+    # a Quantize node with an unknown rounding is refused
+    q = next(n for n in graph.nodes if isinstance(n, Quantize))
+    with pytest.raises(AATriggerError, match="rounding"):
+        Quantize("q", q.signed, q.width, q.int_bits, "RND_CONV")
+
+
+def test_quantize_option_forms():
+    assert QuantMode.parse("8") == QuantMode("qkeras", (8,)) and QuantMode.parse(8).label == "q8"
+    assert QuantMode.parse("8,6,4").label == "q8-6-4" == QuantMode.parse("8:6:4").label
+    assert QuantMode.parse("HGQ").kind == "hgq" and QuantMode.parse("0").kind == "float"
+    assert QuantMode.parse("8,6,4").layer_bits(3) == [8, 6, 4] and QuantMode.parse("6").layer_bits(2) == [6, 6]
+    with pytest.raises(AATriggerError, match="3 widths; the encoder has 4 dense layers"):
+        QuantMode.parse("8,6,4").layer_bits(4)
+    for bad in ("eight", "8,,4", "3", "8,20"):
+        with pytest.raises(AATriggerError, match="--quantize"):
+            QuantMode.parse(bad)
