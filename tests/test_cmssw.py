@@ -59,6 +59,18 @@ def test_library_is_bit_exact_through_dlopen_and_ctypes(tmp_path, extras, tiny_g
     assert_bit_exact(f"{score} ctypes", score_ctypes(so, lib, x), expected)
 
 
+@pytest.mark.parametrize("score", ["mu2", "surrogate"])
+def test_hgq_graph_in_the_library(tmp_path, extras, tiny_hgq, assert_bit_exact, score):
+    """Per-input and per-neuron types (TRN, RND, saturation, zero-width elements) in the C++ library."""
+    _, graph = tiny_hgq(score, seed=11)
+    lib = library_name("hgq", 1)
+    so = _library(graph, tmp_path / "p", lib, extras)
+    x = _events(graph, 20000, seed=2)
+    expected, _ = emulator.score_int(graph, x)
+    assert_bit_exact(f"HGQ {score} dlopen", score_dlopen(tmp_path / "p", lib, x), expected)
+    assert_bit_exact(f"HGQ {score} ctypes", score_ctypes(so, lib, x), expected)
+
+
 def test_golden_events_of_the_reference_run(tmp_path, extras, reference_graph, golden, assert_bit_exact):
     """The committed reference run's golden events and scores, as CMSSW would load the library."""
     for score in ("mu2", "surrogate"):

@@ -34,7 +34,7 @@ def score_distributions(folder: Path, stages: dict[str, tuple[dict, dict]]) -> l
     """One PNG per score: background vs each signal, one panel per stage (plain, AA)."""
     plt = pyplot()
     written = []
-    for name in SCORES:
+    for name in (n for n in SCORES if all(n in bg for bg, _ in stages.values())):
         fig, axes = plt.subplots(1, len(stages), figsize=(6 * len(stages), 4.5), squeeze=False)
         for ax, (stage, (bg, sig)) in zip(axes[0], stages.items()):
             values = [bg[name]] + [s[name] for s in sig.values()]
@@ -61,7 +61,7 @@ def roc_curves(folder: Path, stages: dict[str, tuple[dict, dict]], fpr_marks: li
     plt = pyplot()
     written = []
     styles = dict(zip(stages, ["--", "-"]))
-    for name in SCORES:
+    for name in (n for n in SCORES if all(n in bg for bg, _ in stages.values())):
         fig, ax = plt.subplots(figsize=(6.5, 5))
         colours = {}
         for stage, (bg, sig) in stages.items():

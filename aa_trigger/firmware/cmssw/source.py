@@ -15,7 +15,8 @@ import re
 import numpy as np
 
 from aa_trigger.errors import AATriggerError
-from aa_trigger.firmware.graph import Dense, FixedGraph, Scale, Squares, SumSquares, accumulator_bits, intervals
+from aa_trigger.firmware.graph import (Dense, FixedGraph, Quantize, Relu, Scale, Squares, SumSquares, accumulator_bits,
+                                      intervals)
 
 INT64_BITS = 63
 
@@ -81,6 +82,23 @@ def _node_code(graph: FixedGraph) -> tuple[str, str, int, int]:
                      f"    for (int j = 0; j < {n}; ++j) {dst}[j] = saturate(((({src}[j] - OFF{i}[j]) * "
                      f"(int64_t(1) << {o.frac})) >> SH{i}[j]), {o.int_min}LL, {o.int_max}LL);"]
             frac = o.frac
+        elif isinstance(node, Quantize):
+            live = node.width > 0
+            tables.append(_array(f"SH{i}", frac - node.elem_frac) + _array(f"UP{i}", node.frac - node.elem_frac)
+                          + _array(f"LO{i}", node.elem_min) + _array(f"HI{i}", node.elem_max)
+                          + _array(f"LIVE{i}", live.astype(np.int64)))
+            half = "(int64_t(1) << (s - 1))" if node.rounding == "RND" else "0"
+            lines = [f"    // {node.name}: per-element types ({node.rounding}, SAT); zero-width elements are 0",
+                     f"    int64_t {dst}[{n}];",
+                     f"    for (int j = 0; j < {n}; ++j) {{",
+                     f"        const int s = SH{i}[j];",
+                     f"        int64_t v = s > 0 ? ({src}[j] + {half}) >> s : {src}[j] * (int64_t(1) << -s);",
+                     f"        {dst}[j] = LIVE{i}[j] ? saturate(v, LO{i}[j], HI{i}[j]) * (int64_t(1) << UP{i}[j]) : 0;",
+                     "    }"]
+            frac = node.frac
+        elif isinstance(node, Relu):
+            lines = [f"    // {node.name}: ReLU", f"    int64_t {dst}[{n}];",
+                     f"    for (int j = 0; j < {n}; ++j) {dst}[j] = {src}[j] < 0 ? 0 : {src}[j];"]
         elif isinstance(node, Squares):
             lines = [f"    // {node.name}: squares", f"    int64_t {dst}[{n}];",
                      f"    for (int j = 0; j < {n}; ++j) {dst}[j] = {src}[j] * {src}[j];"]

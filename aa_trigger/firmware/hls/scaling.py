@@ -11,6 +11,7 @@ floor of ``((raw - offset) << frac) >> shift`` and saturation clips to the input
 from __future__ import annotations
 
 import subprocess
+import re
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,11 @@ def write_raw_top(folder: Path, project: str, graph: FixedGraph) -> None:
     if not isinstance(node, Scale):
         raise AATriggerError("the raw-input top needs a graph that starts with the input scaling")
     n, t, raw = graph.n_features, node.out_type, graph.input_type
+    header = (folder / "firmware" / f"{project}.h").read_text()
+    found = re.search(rf"void\s+{project}\s*\(\s*(\w+)\s+\w+\s*\[", header)
+    if found is None:
+        raise AATriggerError(f"{folder}/firmware/{project}.h: no top function {project}(...) to call")
+    input_t = found.group(1)  # hls4ml's name of the network's input type (input_t; HGQ: <input>_t, quantising)
     d_bits = raw.width + 1
     frac_extra = int(node.shift.max())
     (folder / "firmware" / f"{project}_raw.h").write_text(f"""#ifndef {project.upper()}_RAW_H_
@@ -55,7 +61,7 @@ static const int SCALE_SHIFT[{n}] = {{{_ints(node.shift)}}};
 void {project}_raw(raw_t raw[{n}], result_t score[1]) {{
 #pragma HLS ARRAY_PARTITION variable=raw complete
 #pragma HLS PIPELINE
-    input_t scaled[{n}];
+    {input_t} scaled[{n}];
 #pragma HLS ARRAY_PARTITION variable=scaled complete
     for (int i = 0; i < {n}; i++) {{
 #pragma HLS UNROLL
@@ -63,7 +69,7 @@ void {project}_raw(raw_t raw[{n}], result_t score[1]) {{
         ap_fixed<{d_bits + frac_extra}, {d_bits}> v = d;
         v = v >> SCALE_SHIFT[i];
         ap_fixed<{t.width}, {t.int_bits}, AP_TRN, AP_SAT> s = v;  // floor to 2^-{t.frac}, saturate
-        scaled[i] = s;
+        scaled[i] = s;  // to the network's input type (exact, or HGQ's input quantiser)
     }}
     {project}(scaled, score);
 }}
