@@ -202,7 +202,11 @@ class TrainConfig:
         """The per-data-kind defaults filled in (widths, latent, the AA target)."""
         widths, latent, _ = KIND_DEFAULTS[kind]
         target = AA_TARGET_BY_KIND[kind] if self.aa_target == "auto" else self.aa_target
-        return replace(self, widths=list(self.widths) or widths, latent=self.latent or latent, aa_target=target)
+        out = replace(self, widths=list(self.widths) or widths, latent=self.latent or latent, aa_target=target)
+        mode = QuantMode.parse(out.quantize)
+        if mode.kind == "qkeras":  # one width per encoder dense layer, checked before any data is read
+            mode.layer_bits(len(out.widths) + 1)
+        return out
 
 
 @dataclass
@@ -225,6 +229,10 @@ class ConvertConfig:
     estimate: bool = opt(False, "with rtl: yosys resource estimate (about 1.5 min for the default model)")
     adder_levels: int = opt(0, "with rtl: adder levels per pipeline stage (0: chosen from the clock, assuming about "
                                "1 ns per adder level)", low=0)
+    latency_target_ns: float = opt(0.0, "with rtl: the latency the design must meet (e.g. 25 for one bunch crossing); "
+                                        "the pipeline takes the fewest register stages the clock allows and the "
+                                        "conversion stops in one line when that misses the target (0: no target)",
+                                   low=0.0)
     clock_mhz: float = opt(200.0, "target clock in MHz", low=0.0, low_open=True)
     reuse_factor: int = opt(1, "hls4ml reuse factor (1: fully parallel)", low=1)
     strategy: str = opt("Latency", "hls4ml strategy", choices=list(STRATEGIES))
@@ -258,7 +266,8 @@ class ConvertConfig:
         if self.emulator_name and "cmssw" not in chosen:
             raise AATriggerError("--emulator-name needs --backend cmssw")
         if "rtl" not in chosen:
-            for name, on in (("--estimate", self.estimate), ("--adder-levels", self.adder_levels)):
+            for name, on in (("--estimate", self.estimate), ("--adder-levels", self.adder_levels),
+                             ("--latency-target-ns", self.latency_target_ns)):
                 if on:
                     raise AATriggerError(f"{name} needs --backend rtl (the HLS back end has no estimate without "
                                          "Vitis HLS)" if name == "--estimate" else f"{name} needs --backend rtl")

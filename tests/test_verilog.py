@@ -227,3 +227,18 @@ def test_hgq_graph_in_verilator(tmp_path, tiny_hgq, need_tool, assert_bit_exact,
         project.write_project(folder, design, VU9P, 240.0)
         sim, _ = tools.simulate(folder, design, x)
         assert_bit_exact(f"verilator HGQ {score}, {levels} levels", sim, emulator.score(graph, x))
+
+
+def test_latency_target(tiny_graph):
+    graph = tiny_graph("mu2")
+    design = verilog.generate(graph, verilog.levels_per_stage(240.0))
+    ns = design.latency_cycles * 1000.0 / 240.0
+    verilog.check_latency_target(design, 240.0, ns)  # met exactly
+    with pytest.raises(AATriggerError, match=rf"--latency-target-ns 4: the design is {design.depth} adder levels "
+                                             rf"deep; at 240 MHz with 3 levels per stage it needs "
+                                             rf"{design.latency_cycles} stages"):
+        verilog.check_latency_target(design, 240.0, 4.0)
+    with pytest.raises(AATriggerError, match="not even one stage fits"):
+        verilog.check_latency_target(design, 240.0, 1.0)
+    # registers fall every N adder levels across layers: the stage count follows the depth alone
+    assert design.latency_cycles == verilog.stages_for(design.depth, 3)

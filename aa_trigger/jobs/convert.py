@@ -87,7 +87,7 @@ def make_backends(cfg: ConvertConfig, part: Part) -> list[Backend]:
         if name == "rtl":
             from aa_trigger.firmware.rtl.backend import RTLBackend
 
-            out.append(RTLBackend(part, cfg.clock_mhz, cfg.adder_levels, cfg.estimate))
+            out.append(RTLBackend(part, cfg.clock_mhz, cfg.adder_levels, cfg.estimate, cfg.latency_target_ns))
         elif name == "cmssw":
             from aa_trigger.firmware.cmssw.backend import CMSSWBackend
 

@@ -21,8 +21,10 @@ class RTLBackend(Backend):
     name = "rtl"
     folder = FOLDER
 
-    def __init__(self, part: Part, clock_mhz: float, levels: int = 0, estimate: bool = False) -> None:
+    def __init__(self, part: Part, clock_mhz: float, levels: int = 0, estimate: bool = False,
+                 latency_target_ns: float = 0.0) -> None:
         self.part = part
+        self.latency_target_ns = latency_target_ns
         self.clock_mhz = clock_mhz
         self.levels_given = levels > 0
         self.levels = levels or verilog.levels_per_stage(clock_mhz)
@@ -36,6 +38,8 @@ class RTLBackend(Backend):
 
     def write(self, graph: FixedGraph, root: Path, events: Events, progress: Progress) -> None:
         self.design = d = verilog.generate(graph, self.levels)
+        if self.latency_target_ns:
+            verilog.check_latency_target(d, self.clock_mhz, self.latency_target_ns, self.levels_given)
         progress(f"RTL: {d.latency_cycles}-stage pipeline ({self.levels} adder levels per stage); "
                  "building the Verilator simulation (minutes)")
         folder = root / FOLDER

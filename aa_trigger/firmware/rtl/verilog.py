@@ -281,3 +281,21 @@ def generate(graph: FixedGraph, levels: int = 3) -> RTLDesign:
 def stages_for(depth: int, levels: int) -> int:
     """Register stages of a design ``depth`` adder levels deep at ``levels`` per stage (with the output register)."""
     return (max(depth, 1) - 1) // levels + 1
+
+
+def check_latency_target(design: RTLDesign, clock_mhz: float, target_ns: float, levels_given: bool = False) -> None:
+    """Refuse, in one line, a design whose latency misses ``target_ns``, saying what would meet it."""
+    period = 1000.0 / clock_mhz
+    ns = design.latency_cycles * period
+    if ns <= target_ns + 1e-9:
+        return
+    allowed = int((target_ns + 1e-9) // period)
+    need = -(-design.depth // max(allowed, 1))  # adder levels per stage that would fit in the allowed stages
+    fix = (f"{allowed} stages of {need} adder levels need a clock of about "
+           f"{1000.0 / (need * ADDER_LEVEL_NS + REGISTER_OVERHEAD_NS):.0f} MHz" if allowed >= 1 else
+           "not even one stage fits")
+    given = " (--adder-levels given)" if levels_given else ""
+    raise AATriggerError(f"--latency-target-ns {target_ns:g}: the design is {design.depth} adder levels deep; at "
+                         f"{clock_mhz:g} MHz with {design.adder_levels_per_stage} levels per stage{given} it needs "
+                         f"{design.latency_cycles} stages = {ns:.1f} ns; {fix} (a shallower model: fewer layers, "
+                         "narrower types, --quantize hgq)")
