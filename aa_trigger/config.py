@@ -19,7 +19,7 @@ from aa_trigger.outputs import check_name
 
 BX_RATES_MHZ = {"40": 40.0, "28.61": 28.61}
 BACKENDS = {"vitis": "Vitis", "vivado": "Vivado", "rtl": "RTL", "cmssw": "CMSSW"}
-STRATEGIES = ("Latency", "Resource")
+STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
 IO_TYPES = ("io_parallel", "io_stream")
 SCORE_CHOICES = ("auto", "mu2", "surrogate", "wmu2", "rz")
 
@@ -235,7 +235,8 @@ class ConvertConfig:
                                    low=0.0)
     clock_mhz: float = opt(200.0, "target clock in MHz", low=0.0, low_open=True)
     reuse_factor: int = opt(1, "hls4ml reuse factor (1: fully parallel)", low=1)
-    strategy: str = opt("Latency", "hls4ml strategy", choices=list(STRATEGIES))
+    strategy: str = opt("Latency", "hls4ml strategy; distributed_arithmetic: dense layers as da4ml's shift-and-add "
+                                   "constant products (no DSP; AXOL1TL v6), reuse factor 1", choices=list(STRATEGIES))
     io_type: str = opt("io_parallel", "hls4ml io type", choices=list(IO_TYPES))
     score: str = opt("auto", "latent score in firmware: mu2 (sum mu^2, AXOL1TL), surrogate (learned head), wmu2 "
                              "(sum w_i mu_i^2, weights fitted to the full VAE score), or auto: the one with "
@@ -260,6 +261,8 @@ class ConvertConfig:
         if self.bx_mhz and self.bx_mhz not in BX_RATES_MHZ:
             raise AATriggerError(f"--bx-mhz must be one of {', '.join(BX_RATES_MHZ)}, got {self.bx_mhz!r}")
         check_rates(self.rate_khz, self.bx_mhz or "40")
+        if self.strategy == "distributed_arithmetic" and self.reuse_factor != 1:
+            raise AATriggerError("--strategy distributed_arithmetic needs --reuse-factor 1 (fully parallel)")
         chosen = set(self.backend)
         if {"vitis", "vivado"} <= chosen:
             raise AATriggerError("--backend takes one HLS back end (vitis or vivado), not both")

@@ -94,7 +94,7 @@ def test_graph_survives_json(reference_graph, golden, score, assert_bit_exact):
     (lambda d: d.update(format=9), "graph format 9"),
     (lambda d: d["nodes"][0].update(kernel=[[1.5]]), "kernel is not a 2-d array of integers"),
     (lambda d: d["nodes"][0].update(kernel_q=["bits", 8]), "kernel_q is not"),
-    (lambda d: d["nodes"].append({"conv": 1}), "neither dense, squares, sum_squares nor a leading scale"),
+    (lambda d: d["nodes"].append({"conv": 1}), "neither dense, quantize, relu, squares, sum_squares nor a"),
     (lambda d: d.update(input_type=[8, 4]), "input_type is not"),
 ])
 def test_broken_graph_json_is_one_line(reference_graph, change, message):

@@ -89,3 +89,21 @@ def test_quantize_option_forms():
     for bad in ("eight", "8,,4", "3", "8,20"):
         with pytest.raises(AATriggerError, match="--quantize"):
             QuantMode.parse(bad)
+
+
+@pytest.mark.parametrize("kind", ["hgq", "qkeras"])
+def test_distributed_arithmetic_strategy_is_bit_exact(tiny_hgq, tiny_graph, assert_bit_exact, kind, tmp_path):
+    """hls4ml's distributed-arithmetic strategy (da4ml's constant products, AXOL1TL v6) on both kinds of graph."""
+    pytest.importorskip("da4ml")
+    graph = tiny_hgq("mu2", seed=14)[1] if kind == "hgq" else tiny_graph("surrogate")
+    for node in graph.dense:  # the tiny graph's biases overflow their QKeras type, which QKeras would clip
+        t = node.bias_q.fixed()
+        node.bias = np.clip(node.bias, t.int_min, t.int_max)
+    x_int = _events(4000, seed=5)
+    x = x_int * 2.0**-X_FRAC
+    e = emulator.score(graph, x_int)
+    settings = writer.HLSSettings("xcvu9p-flga2104-2L-e", "Vitis", 240.0, 1, "distributed_arithmetic", "io_parallel")
+    model = writer.write_project(keras_model(graph), graph, settings, tmp_path / "prj", x[:500], e[:500])
+    assert "dense_da_" in "".join(p.read_text() for p in (tmp_path / "prj" / "firmware").rglob("*.h"))
+    assert_bit_exact(f"hls4ml DA predict ({kind})", writer.predict(model, x), e)
+    assert_bit_exact(f"g++ csim DA ({kind})", csim.csim(tmp_path / "prj"), e[:500])

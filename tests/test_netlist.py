@@ -54,3 +54,27 @@ def test_registers_carry_values_across_stages():
     assert pipe.at(x, 2) == "in_0_d2" and pipe.at(x, 1) == "in_0_d1"
     assert sum("always @(posedge clk)" in line for line in pipe.body) == 2  # shared, not duplicated
     assert [pipe.stage(level) for level in range(6)] == [0, 0, 0, 1, 1, 2]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sharing_never_deepens_the_product(seed):
+    """Sharing keeps the deepest output's adder tree at its depth without sharing, with sources arriving at
+    different levels and biases as extra operands, while still sharing."""
+    rng = np.random.default_rng(seed)
+    n_in, n_out = 24, 16
+    kernel = rng.integers(-128, 128, (n_in, n_out))
+    levels = list(rng.integers(0, 3, n_in))
+    extra = [[0] if rng.random() < 0.5 else [] for _ in range(n_out)]
+    outputs = [[(s, i, h) for i in range(n_in) for s, h in netlist.csd(int(kernel[i, j]))] for j in range(n_out)]
+    out, shared = netlist.share_terms(outputs, n_in, levels, extra)
+    lv = list(levels)
+    for i1, i2, _, _ in shared:
+        lv.append(max(lv[i1], lv[i2]) + 1)
+
+    def deepest(outs):
+        return max(netlist.tree_depth([lv[t[1]] for t in o] + e) for o, e in zip(outs, extra))
+
+    assert shared and deepest(out) <= deepest(outputs)
+    for x in rng.integers(-4096, 4096, (30, n_in)):
+        assert _evaluate(out, shared, x) == [int(v) for v in x @ kernel]
+    assert netlist.share_terms(outputs, n_in, levels, extra) == (out, shared)  # deterministic

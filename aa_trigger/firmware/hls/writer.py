@@ -25,7 +25,7 @@ import numpy as np
 from aa_trigger.errors import AATriggerError
 from aa_trigger.firmware.graph import Dense, FixedGraph, Squares, SumSquares, exact_type, intervals, score_type
 
-STRATEGIES = ("Latency", "Resource")
+STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")  # the last: da4ml's CMVM per dense layer
 IO_TYPES = ("io_parallel", "io_stream")
 PROJECT = "aa_trigger_score"
 

@@ -64,28 +64,66 @@ def _keys(terms: list[Term]) -> set[tuple[int, int, int, int]]:
     return {_pattern(a, b)[0] for a, b in itertools.combinations(terms, 2)}
 
 
-def share_terms(outputs: list[list[Term]], n_sources: int) -> tuple[list[list[Term]], list[tuple[int, int, int, int]]]:
-    """Greedy common-subexpression elimination over the outputs of a constant matrix product.
+def tree_depth(levels: list[int]) -> int:
+    """Adder depth of :meth:`Pipeline.sum_tree` over operands at these levels (always adding the two
+    shallowest): the level of its result, 0 for no operand."""
+    if not levels:
+        return 0
+    heap = list(levels)
+    heapq.heapify(heap)
+    while len(heap) > 1:
+        a, b = heapq.heappop(heap), heapq.heappop(heap)
+        heapq.heappush(heap, max(a, b) + 1)
+    return heap[0]
 
-    ``outputs[j]`` lists output j's signed shifted source terms. While some two-term pattern
-    occurs in at least two outputs, the most frequent one (ties: the smallest pattern) becomes a
-    new source ``x_i1 + sg (x_i2 << d)`` (index ``n_sources + k``) and replaces its occurrences.
-    Returns the rewritten outputs and the new sources in order (each may use earlier ones)."""
+
+def share_terms(outputs: list[list[Term]], n_sources: int, levels: list[int] | None = None,
+                extra: list[list[int]] | None = None) -> tuple[list[list[Term]], list[tuple[int, int, int, int]]]:
+    """Greedy common-subexpression elimination over the outputs of a constant matrix product that never
+    makes the product deeper.
+
+    ``outputs[j]`` lists output j's signed shifted source terms; ``levels`` gives each source's adder level
+    (default 0) and ``extra[j]`` the levels of output j's other operands (its bias). While some two-term
+    pattern occurs in at least two outputs, the most frequent one (ties: the smallest pattern) becomes a new
+    source ``x_i1 + sg (x_i2 << d)`` (index ``n_sources + k``, one level above its deeper operand) and replaces
+    its occurrences, except in an output whose adder tree would then end deeper than the deepest output's
+    tree without sharing (the critical depth): there the pattern stays unshared. Returns the rewritten
+    outputs and the new sources in order (each may use earlier ones)."""
     outs = [list(o) for o in outputs]
+    lv = list(levels) if levels is not None else [0] * n_sources
+    ext = extra if extra is not None else [[] for _ in outs]
+
+    def depth(j: int, terms: list[Term]) -> int:
+        d = tree_depth([lv[t[1]] for t in terms] + list(ext[j]))
+        return d + 1 if len(terms) == 1 and not ext[j] and terms[0][0] < 0 else d  # a lone negated term
+
+    budget = max((depth(j, o) for j, o in enumerate(outs)), default=0)
+    blocked: list[set[tuple[int, int, int, int]]] = [set() for _ in outs]
     keys = [_keys(o) for o in outs]
     count: Counter = Counter(k for ks in keys for k in ks)
     heap = [(-n, k) for k, n in count.items() if n >= 2]  # lazily updated: stale entries are skipped
     heapq.heapify(heap)
     shared: list[tuple[int, int, int, int]] = []
     index: dict[tuple[int, int, int, int], int] = {}
+
+    def rekey(j: int, new_terms: list[Term]) -> None:
+        old = keys[j]
+        outs[j] = new_terms
+        keys[j] = _keys(new_terms) - blocked[j]
+        for k in old - keys[j]:
+            count[k] -= 1
+            if count[k] >= 2:
+                heapq.heappush(heap, (-count[k], k))
+        for k in keys[j] - old:
+            count[k] += 1
+            if count[k] >= 2:
+                heapq.heappush(heap, (-count[k], k))
+
     while heap:
         neg, best = heapq.heappop(heap)
-        if count[best] != -neg:
+        if count[best] != -neg or count[best] < 2:
             continue
-        if best not in index:
-            index[best] = n_sources + len(shared)
-            shared.append(best)
-        new = index[best]
+        level = max(lv[best[0]], lv[best[1]]) + 1
         for j, o in enumerate(outs):
             if best not in keys[j]:
                 continue
@@ -97,17 +135,20 @@ def share_terms(outputs: list[list[Term]], n_sources: int) -> tuple[list[list[Te
                 pat, sign, shift = _pattern(o[a], o[b])
                 if pat == best:
                     used |= {a, b}
-                    repl.append((sign, new, shift))
-            outs[j] = [t for i, t in enumerate(o) if i not in used] + repl
-            old, keys[j] = keys[j], _keys(outs[j])
-            for k in old - keys[j]:
-                count[k] -= 1
-                if count[k] >= 2:
-                    heapq.heappush(heap, (-count[k], k))
-            for k in keys[j] - old:
-                count[k] += 1
-                if count[k] >= 2:
-                    heapq.heappush(heap, (-count[k], k))
+                    repl.append((sign, -1, shift))  # -1: the new source, numbered when first used
+            rest = [t for i, t in enumerate(o) if i not in used]
+            lv.append(level)  # provisionally, for the depth of the rewritten output
+            new_depth = depth(j, rest + [(sg, len(lv) - 1, sh) for sg, _, sh in repl])
+            lv.pop()
+            if new_depth > budget:
+                blocked[j].add(best)
+                rekey(j, o)
+                continue
+            if best not in index:
+                index[best] = n_sources + len(shared)
+                shared.append(best)
+                lv.append(level)
+            rekey(j, rest + [(sg, index[best], sh) for sg, _, sh in repl])
     return outs, shared
 
 
@@ -217,14 +258,16 @@ class Pipeline:
         sign, v, shift = heap[0][2]
         if sign > 0 and shift == 0:
             return v
-        e, lo, hi = self.term(sign, v, shift, self.stage(v.level + 1))
-        return self.wire(prefix, e, lo, hi, v.level + 1)
+        level = v.level + (1 if sign < 0 else 0)  # a negation is an adder; a shift is wiring
+        e, lo, hi = self.term(sign, v, shift, self.stage(max(level, 1)))
+        return self.wire(prefix, e, lo, hi, level)
 
     def constant_products(self, prefix: str, xs: list[Value], kernel: list[list[int]], bias: list[int]) -> list[Value]:
         """``y_j = bias_j + sum_i xs_i * kernel[i][j]`` for constant integers, with shared subexpressions."""
         n_in, n_out = len(kernel), len(kernel[0]) if kernel else 0
         outputs = [[(s, i, h) for i in range(n_in) for s, h in csd(int(kernel[i][j]))] for j in range(n_out)]
-        outputs, shared = share_terms(outputs, n_in)
+        extra = [[0] if b else [] for b in bias]
+        outputs, shared = share_terms(outputs, n_in, [x.level for x in xs], extra)
         src = list(xs)
         for i1, i2, d, sg in shared:
             src.append(self.add(prefix + "_cse", (1, src[i1], 0), (sg, src[i2], d)))
