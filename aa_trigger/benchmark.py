@@ -27,7 +27,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibrate-luts", nargs="+", default=[], metavar="RUN",
                    help="instead: yosys LUTs of the designs of run folders or scan trials (SCAN/graphs/trial-N.json) "
                         "against their adder bits (the scans' LUT estimate)")
+    p.add_argument("--compare-da4ml", nargs="+", default=[], metavar="RUN",
+                   help="instead: every dense layer's constant matrix product of the designs of run folders or scan "
+                        "trials, solved by the project's netlist and by da4ml's CMVM solver: adders, depth, time")
     a = p.parse_args(argv)
+
+    if a.compare_da4ml:
+        def comparison() -> Any:
+            from aa_trigger.jobs.benchmark import compare_cmvm
+
+            return compare_cmvm([Path(r) for r in a.compare_da4ml], progress=progress)
+
+        def show_comparison(rows: Any) -> None:
+            from aa_trigger.jobs.benchmark import cmvm_markdown
+
+            print(cmvm_markdown(rows))
+
+        return run_verb(comparison, show_comparison, "output")
 
     if a.calibrate_luts:
         def calibration() -> Any:

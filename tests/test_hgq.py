@@ -107,3 +107,21 @@ def test_distributed_arithmetic_strategy_is_bit_exact(tiny_hgq, tiny_graph, asse
     assert "dense_da_" in "".join(p.read_text() for p in (tmp_path / "prj" / "firmware").rglob("*.h"))
     assert_bit_exact(f"hls4ml DA predict ({kind})", writer.predict(model, x), e)
     assert_bit_exact(f"g++ csim DA ({kind})", csim.csim(tmp_path / "prj"), e[:500])
+
+
+def test_da4ml_comparison_on_a_scan_trial_graph(tiny_hgq, tmp_path):
+    """The benchmark's side-by-side solve of every dense layer: both solvers compute the same product (da4ml's
+    is checked inside), the project's never deeper than da4ml's unconstrained one."""
+    pytest.importorskip("da4ml")
+    from aa_trigger.jobs.benchmark import cmvm_markdown, compare_cmvm
+    from aa_trigger.jsonio import write_json
+
+    _, graph = tiny_hgq("surrogate", seed=15)
+    path = tmp_path / "scan" / "graphs" / "trial-0.json"
+    path.parent.mkdir(parents=True)
+    write_json(path, {"surrogate": graph_to_dict(graph)})
+    rows = compare_cmvm([path])
+    assert [r["layer"] for r in rows] == [n.name for n in graph.dense]
+    for r in rows:
+        assert r["ours_adders"] > 0 and r["da4ml_adders"] > 0 and r["ours_depth"] <= r["da4ml_depth"] + 1
+    assert "Total adders" in cmvm_markdown(rows)

@@ -316,10 +316,20 @@ def quantize_interval(node: Quantize, lo: int, hi: int, frac: int) -> tuple[int,
 def intervals(graph: FixedGraph) -> list[tuple[int, int, int]]:
     """Per node: the exact interval of its accumulator (units of ``2**-frac``) and ``frac``;
     the last entry is the score's. Every value a back end computes lies inside these bounds."""
+    return _walk(graph)[0]
+
+
+def input_intervals(graph: FixedGraph) -> list[tuple[int, int, int]]:
+    """Per node: the exact interval of its inputs (units of ``2**-frac``) and ``frac``."""
+    return _walk(graph)[1]
+
+
+def _walk(graph: FixedGraph) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
     t = graph.input_type
     lo, hi, frac, n_in = t.int_min, t.int_max, t.frac, graph.n_features
-    out = []
+    out, inputs = [], []
     for node in graph.nodes:
+        inputs.append((lo, hi, frac))
         if isinstance(node, Scale):
             f_lo, f_hi = node.feature_bounds(lo, hi)
             lo, hi, frac = int(f_lo.min()), int(f_hi.max()), node.out_type.frac
@@ -353,7 +363,7 @@ def intervals(graph: FixedGraph) -> list[tuple[int, int, int]]:
             frac = 2 * frac
             out.append((lo, hi, frac))
     out.append((lo, hi, frac))
-    return out
+    return out, inputs
 
 
 def accumulator_bits(graph: FixedGraph) -> int:

@@ -229,3 +229,61 @@ def calibrate_luts(paths: list[Path], clock_mhz: float = 240.0, progress: Progre
     luts = np.array([r["LUT"] for r in rows], float)
     coef = np.linalg.lstsq(a, luts, rcond=None)[0] if len(rows) >= 2 else np.array([luts[0] / a[0, 0], 0.0])
     return rows, (float(coef[0]), float(coef[1]))
+
+
+def compare_cmvm(paths: list[Path], progress: Progress = lambda m: None) -> list[dict[str, Any]]:
+    """The constant matrix products of every dense layer of the designs of run folders (or scan trials'
+    ``graphs/trial-N.json``), solved by the project's netlist (CSD digits, greedy two-term sharing that never
+    deepens the product) and by da4ml's CMVM solver (``solve``, no depth constraint and ``hard_dc=0``, minimal
+    depth), on the same integer kernels and input intervals: two-input adders, adder depth (unit delay per
+    adder) and solve time. Each da4ml solution is checked to compute ``x @ kernel`` on random inputs."""
+    from da4ml.cmvm import QInterval, solve
+
+    from aa_trigger.firmware.graph import Dense, input_intervals
+    from aa_trigger.firmware.rtl.netlist import Pipeline, Value
+
+    rows = []
+    for path in paths:
+        done = set()  # the scores of one design share the encoder's layers: each layer once
+        for name, graph in _designs(Path(path)):
+            for node, (lo, hi, _) in zip(graph.nodes, input_intervals(graph)):
+                if not isinstance(node, Dense) or node.name in done:
+                    continue
+                done.add(node.name)
+                kernel = node.kernel
+                t = time.perf_counter()
+                pipe = Pipeline(10**6)
+                xs = [Value(f"x{i}", lo, hi, 0) for i in range(kernel.shape[0])]
+                accs = pipe.constant_products(node.name, xs, kernel.tolist(), [0] * kernel.shape[1])
+                ours_s = time.perf_counter() - t
+                row = {"design": name, "layer": node.name, "shape": f"{kernel.shape[0]}x{kernel.shape[1]}",
+                       "nonzero": int(np.count_nonzero(kernel)), "ours_adders": pipe.adders,
+                       "ours_depth": max((a.level for a in accs), default=0), "ours_s": ours_s}
+                rng = np.random.default_rng(0)
+                x = rng.integers(lo, hi + 1, (20, kernel.shape[0]))
+                for label, dc in (("da4ml", -1), ("da4ml_dc0", 0)):
+                    t = time.perf_counter()
+                    sol = solve(kernel.astype(np.float64), qintervals=[QInterval(float(lo), float(hi), 1.0)]
+                                * kernel.shape[0], hard_dc=dc)
+                    row[f"{label}_s"] = time.perf_counter() - t
+                    ops = [op for s in sol.solutions for op in s.ops]
+                    row[f"{label}_adders"] = sum(op.opcode in (0, 1) for op in ops)
+                    row[f"{label}_depth"] = int(sol.latency[1])
+                    got = np.array([np.asarray(sol(v.astype(np.float64)), np.float64) for v in x])
+                    if not np.array_equal(got, (x @ kernel).astype(np.float64)):
+                        raise AATriggerError(f"{name} {node.name}: da4ml's solution does not compute x @ kernel")
+                rows.append(row)
+                progress(f"{name} {node.name}: {row}")
+    return rows
+
+
+def cmvm_markdown(rows: list[dict[str, Any]]) -> str:
+    head = ("| design | layer | kernel | non-zero | ours: adders | depth | s | da4ml: adders | depth | s | "
+            "da4ml hard_dc=0: adders | depth | s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    body = "".join(
+        f"| {r['design']} | {r['layer']} | {r['shape']} | {r['nonzero']} | {r['ours_adders']} | {r['ours_depth']} | "
+        f"{r['ours_s']:.2f} | {r['da4ml_adders']} | {r['da4ml_depth']} | {r['da4ml_s']:.2f} | "
+        f"{r['da4ml_dc0_adders']} | {r['da4ml_dc0_depth']} | {r['da4ml_dc0_s']:.2f} |\n" for r in rows)
+    tot = {k: sum(r[k] for r in rows) for k in ("ours_adders", "da4ml_adders", "da4ml_dc0_adders")}
+    return head + body + (f"\nTotal adders: ours {tot['ours_adders']}, da4ml {tot['da4ml_adders']}, "
+                          f"da4ml hard_dc=0 {tot['da4ml_dc0_adders']}.\n")
