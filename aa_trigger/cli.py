@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 import warnings
@@ -30,37 +29,17 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-#: TensorFlow 2.14's start-up lines about its CUDA plug-ins (tensorflow#62075), logged at error level on every
-#: machine, GPU or not; harmless here (CPU only)
-TF_STARTUP_NOISE = re.compile(r"Unable to register cu(DNN|FFT|BLAS) factory")
-
-
 def quiet() -> None:
-    """Silence TensorFlow's start-up chatter and the noisy libraries' deprecation warnings."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Silence TensorFlow's chatter and the noisy libraries' deprecation warnings. TensorFlow's C++ log is
+    cut to fatal lines (level 3: the rest is start-up talk about CUDA plug-ins on a CPU machine,
+    tensorflow#62075, and XLA's stream priorities; real failures raise Python exceptions), its Python log to
+    errors (HGQ's quantisers retrace tf.functions, harmlessly). Set TF_CPP_MIN_LOG_LEVEL to see more."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for category in (DeprecationWarning, FutureWarning, UserWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category, module=NOISY)
-    import_tensorflow_quietly()
+    import logging
 
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up lines about CUDA plug-ins dropped (other lines pass through)."""
-    if "tensorflow" in sys.modules:
-        return
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            log.seek(0)
-            lines = log.read().decode(errors="replace").splitlines(keepends=True)
-    sys.stderr.write("".join(line for line in lines if not TF_STARTUP_NOISE.search(line)))
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def progress(msg: str) -> None:

@@ -24,7 +24,7 @@ N_GOLDEN = 2000
 
 
 def main() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from aa_trigger.config import TrainConfig
     from aa_trigger.data.dataset import load_dataset
     from aa_trigger.firmware import emulator

@@ -35,7 +35,7 @@ with tempfile.TemporaryDirectory() as d:
 
 
 def _weights_hash(tmp_path: Path, **env: str) -> str:
-    full = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"} | env | {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    full = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"} | env | {"TF_CPP_MIN_LOG_LEVEL": "3"}
     res = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "cache")], capture_output=True, text=True,
                          env=full, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -45,7 +45,8 @@ def test_grid_and_seeds_parse_into_train_options():
     (["lambda=1"], "not a train option"),
     (["n-signal=1,2"], "changes the data set"),
     (["output=a,b"], "not a train option that can be scanned"),
-    (["quantize=eight"], "is not a valid int"),
+    (["quantize=eight"], "--quantize takes 0"),
+    (["quantize=8:3"], "between 4 and 16 bits"),
     (["lambda-max"], "takes NAME=V1,V2"),
 ])
 def test_bad_dimensions_are_one_line(items, message):

@@ -56,7 +56,7 @@ class ConvertReport:
     n_features: int
     n_background_test: int
     n_signal_test: dict[str, int]
-    #: model ("float_reference", "qkeras", "emulated_firmware") -> signal -> metrics
+    #: model ("float_reference", "qkeras" or for HGQ models "hgq_proxy", "emulated_firmware") -> signal -> metrics
     auc: dict[str, dict[str, SignalMetrics]]
     bit_exact: list[Comparison]
     thresholds: list[Threshold]
@@ -97,9 +97,11 @@ def _v(x: float | None) -> str:
 
 
 def _auc_table(r: ConvertReport) -> list[str]:
-    f, q, e = (r.auc[k] for k in ("float_reference", "qkeras", "emulated_firmware"))
+    model = next(k for k in r.auc if k not in ("float_reference", "emulated_firmware"))  # qkeras or hgq_proxy
+    f, q, e = (r.auc[k] for k in ("float_reference", model, "emulated_firmware"))
     points = list(next(iter(e.values())).tpr) if e else []
-    lines = ["## AUC and signal efficiency (float reference / QKeras / emulated firmware)", "",
+    label = "HGQ proxy" if model == "hgq_proxy" else "QKeras"
+    lines = [f"## AUC and signal efficiency (float reference / {label} / emulated firmware)", "",
              "| signal | AUC | " + " | ".join(f"TPR@{p}" for p in points) + " |", "|---|---|" + "---|" * len(points)]
     for sig in e:
         cells = [f"{_v(f[sig].auc)} / {_v(q[sig].auc)} / {_v(e[sig].auc)}"]

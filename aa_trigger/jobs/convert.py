@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -179,20 +179,30 @@ def _split(scores: np.ndarray, bg: np.ndarray, sig: dict[str, np.ndarray]) -> tu
     return scores[: ends[0]], {k: scores[a:b] for k, a, b in zip(sig, ends[:-1], ends[1:])}
 
 
-def reference_scores(graph: fgraph.FixedGraph, events: Events, progress: Progress) -> dict[str, np.ndarray]:
-    """Float reference and QKeras scores of every event (the numpy emulator's are in ``events``)."""
+def reference_scores(graph: fgraph.FixedGraph, events: Events, progress: Progress,
+                     parts: Any = None) -> dict[str, np.ndarray]:
+    """Float reference and the trained model's own quantised scores of every event (the numpy emulator's are in
+    ``events``): QKeras, or for an HGQ model HGQ's own bit-accurate proxy model (``hgq_proxy``)."""
     from aa_trigger.firmware.keras_model import float_reference, keras_model, keras_scores
 
-    progress(f"scoring {len(events.x_int)} events with the float reference, QKeras and the numpy emulator")
+    hgq_run = parts is not None and parts.config.hgq
+    progress(f"scoring {len(events.x_int)} events with the float reference, {'HGQ' if hgq_run else 'QKeras'} and "
+             "the numpy emulator")
     net, x = emulator.network_inputs(graph, events.x_int)  # QKeras starts after the input scaling
     frac = net.input_type.frac
+    if hgq_run:
+        from aa_trigger.model import hgq
+
+        return {"float_reference": float_reference(net, x, frac),
+                "hgq_proxy": hgq.proxy_scores(parts, graph.score, x * 2.0**-frac)}
     return {"float_reference": float_reference(net, x, frac), "qkeras": keras_scores(keras_model(net), x, frac)}
 
 
-def cross_checks(events: Events, emulations: list[tuple[Backend, Emulation]],
-                 qkeras: np.ndarray) -> list[Comparison]:
-    """Every emulator against the numpy emulator; the first emulators of two back ends against each other."""
-    checks = [compare("numpy", events.expected, "qkeras", qkeras)]
+def cross_checks(events: Events, emulations: list[tuple[Backend, Emulation]], model: str,
+                 scores: np.ndarray) -> list[Comparison]:
+    """Every emulator against the numpy emulator (first the trained model's own quantised scores, ``model``);
+    the first emulators of two back ends against each other."""
+    checks = [compare("numpy", events.expected, model, scores)]
     checks += [compare("numpy", events.expected[e.events], e.name, e.scores) for _, e in emulations]
     firsts = [e for i, (b, e) in enumerate(emulations) if i == 0 or emulations[i - 1][0] is not b]
     for a, b in zip(firsts, firsts[1:]):
@@ -228,13 +238,14 @@ def run_convert(cfg: ConvertConfig, progress: Progress = lambda m: None) -> Conv
              + (", raw object integers in" if cfg.raw_input else ""))
     bg, sig, saturated = run_test_events(run, progress, cfg.raw_input)
     events = events_for(graph, bg, sig, cfg.n_hls, cfg.n_tb)
-    refs = reference_scores(graph, events, progress)
+    refs = reference_scores(graph, events, progress, run.aa)
+    model = next(k for k in refs if k != "float_reference")
     with atomic_folder(out, cfg.force, PROJECT_MARKER) as tmp:
         emulations = []
         for b in backends:
             b.write(graph, tmp, events, progress)
             emulations += [(b, e) for e in b.emulate(graph, tmp, events, progress)]
-        checks = cross_checks(events, emulations, refs["qkeras"])
+        checks = cross_checks(events, emulations, model, refs[model])
         designs = [b.describe(graph, tmp, out, progress) for b in backends]
         for b in backends:
             b.cleanup(tmp, out)

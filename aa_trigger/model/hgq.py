@@ -201,3 +201,20 @@ def graph_nodes(parts: Any, score: str) -> list[Any]:
     if score == "mu2":
         return nodes + [SumSquares(SCORE_MU2)]
     return nodes + proxy_nodes(parts.surrogate, parts.surrogate)
+
+
+def proxy_scores(parts: Any, score: str, x: np.ndarray, batch: int = 16384) -> np.ndarray:
+    """The score of HGQ's own proxy models (``to_proxy_model``, saturating) on float inputs; the sum of mu^2
+    added in float64 (exact)."""
+    import tensorflow as tf
+    from HGQ import to_proxy_model
+
+    from aa_trigger.model.vae import MU_DENSE
+
+    enc = parts.encoder
+    deploy = to_proxy_model(tf.keras.Model(enc.input, enc.get_layer(MU_DENSE).output), aggressive=False)
+    mu = deploy.predict(np.asarray(x, np.float32), batch_size=batch, verbose=0)
+    if score == "mu2":
+        return np.sum(mu.astype(np.float64) ** 2, axis=1)
+    head = to_proxy_model(parts.surrogate, aggressive=False)
+    return head.predict(mu, batch_size=batch, verbose=0)[:, 0].astype(np.float64)

@@ -12,6 +12,7 @@ from typing import Any
 
 from aa_trigger.config import TrainConfig
 from aa_trigger.errors import AATriggerError
+from aa_trigger.model.quant import QuantMode
 from aa_trigger.options import kind_of
 
 #: options that define the data set rather than the training (a scan keeps them fixed)
@@ -72,6 +73,10 @@ def _scalar(f: dataclasses.Field, kind: type, text: str) -> Any:
                 raise ValueError(text)
             return text.lower() in ("true", "1")
         value = kind(text)
+        if f.name == "quantize":  # text with a grammar of its own: N, N:N:... (one width per layer), hgq
+            QuantMode.parse(value)
+    except AATriggerError as exc:
+        raise AATriggerError(f"--grid: {exc}") from None
     except ValueError:
         raise AATriggerError(f"--grid: {f.name.replace('_', '-')}={text!r} is not a valid "
                              f"{kind.__name__}") from None

@@ -53,9 +53,6 @@ def signal_means(per: dict[str, dict[str, float]], names: list[str]) -> dict[str
 def set_threads(threads: int) -> None:
     """Give TensorFlow in this worker process its own thread budget (before its first operation), and
     keep its chatter out of the scan's progress."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from aa_trigger.cli import quiet
 
     quiet()
