@@ -57,13 +57,15 @@ def main(argv: list[str] | None = None) -> int:
             rows, (per_bit, per_adder) = result
             print(f"fitted here: {per_bit:.4f} LUT per adder output bit + {per_adder:.3f} per adder "
                   f"(the scans use {LUT_ESTIMATE})\n")
-            print("| design | bits | adders | adder bits | yosys LUT | fit here | error | scans' estimate | error |")
-            print("|---|---|---|---|---|---|---|---|---|")
+            print("| design | adders | adder bits | yosys LUT | FF | DSP | stages (adder levels) | yosys logic depth | "
+                  "fit here | error | scans' estimate | error |")
+            print("|---|---|---|---|---|---|---|---|---|---|---|---|")
             for r in rows:
                 est = per_bit * r["adder_bits"] + per_adder * r["adders"]
                 cur = lut_estimate(r["adders"], r["adder_bits"])
-                print(f"| {r['design']} | {r['bits']} | {r['adders']} | {r['adder_bits']} | {r['LUT']} | {est:.0f} | "
-                      f"{100 * (est / r['LUT'] - 1):+.1f}% | {cur:.0f} | {100 * (cur / r['LUT'] - 1):+.1f}% |")
+                print(f"| {r['design']} | {r['adders']} | {r['adder_bits']} | {r['LUT']} | {r['FF']} | {r['DSP']} | "
+                      f"{r['stages']} ({r['depth']}) | {r['logic_depth']} | {est:.0f} | {100 * (est / r['LUT'] - 1):+.1f}% | "
+                      f"{cur:.0f} | {100 * (cur / r['LUT'] - 1):+.1f}% |")
 
         return run_verb(calibration, show_fit, "output")
 

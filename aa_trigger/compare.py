@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", default="", help="scan folder of one configuration that the AUC changes refer to")
     p.add_argument("--metric", default="", help="efficiency metric, e.g. tpr_1kHz or tpr_fpr_0p01 (default: the "
                                                 "first trigger rate the background resolves)")
+    p.add_argument("--plot", default="", help="also write a PNG: each configuration's mean unseen efficiency and AUC "
+                                             "against its LUT estimate (deployed --plot-score)")
+    p.add_argument("--plot-score", default="mu2", help="score of --plot (default: mu2)")
     a = p.parse_args(argv)
 
     def job() -> Any:
@@ -38,8 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         metric = a.metric or first_rate(configs[0])
         if not any(metric in v for c in configs for per in c.values.values() for v in per.values()):
             raise AATriggerError(f"--metric {metric}: not measured by these scans")
-        return markdown(compare_rows(([base] if base else []) + configs, base, metric), metric,
-                        base.label if base else "no baseline")
+        rows = compare_rows(([base] if base else []) + configs, base, metric)
+        if a.plot:
+            from aa_trigger.scans.compare import cost_plot
+
+            cost_plot(Path(a.plot), rows, metric, a.plot_score)
+        return markdown(rows, metric, base.label if base else "no baseline")
 
     return run_verb(job, lambda text: print(text, end="") or 0, "comparison")
 

@@ -87,8 +87,8 @@ def versions() -> dict[str, str]:
     import importlib.metadata as md
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("aa_trigger", "numpy", "tensorflow-cpu", "tensorflow", "keras", "qkeras", "hls4ml", "h5py",
-                "scikit-learn"):
+    for pkg in ("aa_trigger", "numpy", "tensorflow-cpu", "tensorflow", "keras", "qkeras", "hgq", "da4ml", "hls4ml",
+                "h5py", "scikit-learn"):
         with contextlib.suppress(md.PackageNotFoundError):
             out[pkg] = md.version(pkg)
     return out

@@ -95,8 +95,10 @@ def test_local_cluster_scan_resumes_and_reproduces(tmp_path):
     assert {"mu2.seen_auc", "mu2.tpr_400kHz_err", "mu2.Ato4l.tpr_400kHz_err", "mu2.Ato4l.n", "finetune"} <= set(header)
     objectives = pd.read_csv(folder / "trials.csv")
     assert (objectives["finetune"] == "leptoquark").all()
-    cmp = subprocess.run([sys.executable, "-m", "aa_trigger.compare", str(folder)], capture_output=True, text=True)
+    cmp = subprocess.run([sys.executable, "-m", "aa_trigger.compare", str(folder), "--plot", str(tmp_path / "c.png")],
+                         capture_output=True, text=True)
     assert cmp.returncode == 0, cmp.stderr
+    assert (tmp_path / "c.png").stat().st_size > 1000  # efficiency and AUC against the LUT estimate
     lam1 = objectives[objectives.lambda_max == 1]
     row = next(line for line in cmp.stdout.splitlines() if line.startswith("| s lambda_max=1 | mu2 | 2 |"))
     assert f"{100 * lam1['mu2.Ato4l.tpr_400kHz'].mean():.2f} +- " in row  # the one unseen signal's mean

@@ -223,7 +223,9 @@ def calibrate_luts(paths: list[Path], clock_mhz: float = 240.0, progress: Progre
             design, res = synthesise(graph, clock_mhz)
             bits = graph.dense[0].kernel_q.bits
             rows.append({"design": name, "bits": bits, "adders": design.adders, "adder_bits": design.adder_bits,
-                         "register_bits": design.register_bits, "LUT": res.counts["LUT"], "FF": res.counts["FF"]})
+                         "register_bits": design.register_bits, "LUT": res.counts["LUT"], "FF": res.counts["FF"],
+                         "DSP": res.counts.get("DSP", 0), "stages": design.latency_cycles, "depth": design.depth,
+                         "logic_depth": res.logic_depth_cells})
             progress(f"{name}: {rows[-1]}")
     a = np.array([[r["adder_bits"], r["adders"]] for r in rows], float)
     luts = np.array([r["LUT"] for r in rows], float)

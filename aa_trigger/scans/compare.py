@@ -24,6 +24,7 @@ class Config:
     seeds: int
     unseen: list[str]
     values: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)  # score -> signal -> metric
+    lut: dict[str, float] = field(default_factory=dict)  # score -> mean LUT estimate over seeds (deployed scores)
 
 
 def load_configs(folder: Path) -> list[Config]:
@@ -63,6 +64,8 @@ def load_configs(folder: Path) -> list[Config]:
             cfg.values[score] = {s: {c.split(".")[2]: group[c].to_numpy(float) for c in group.columns
                                      if c.startswith(f"{score}.{s}.")} for s in signals}
             cfg.unseen = [s for s in signals if s not in seen]
+            if f"{score}.lut_estimate" in group.columns:
+                cfg.lut[score] = float(group[f"{score}.lut_estimate"].mean())
         out.append(cfg)
     return out
 
@@ -93,6 +96,7 @@ def compare_rows(configs: list[Config], baseline: Config | None, metric: str) ->
             effs = {s: _ms(per[s][metric]) for s in unseen}
             top = max(unseen, key=lambda s: effs[s][0])
             row = {"configuration": cfg.label, "score": score, "seeds": cfg.seeds, "eff": _ms(eff),
+                   "lut": cfg.lut.get(score, math.nan),
                    "eff_signals": effs, "lowest": min(unseen, key=lambda s: effs[s][0]), "auc": _ms(auc),
                    "top": top, "top_spread": effs[top][1] / effs[top][0] if effs[top][0] > 0 else math.nan,
                    "auc_change": {}, "auc_drops": []}
@@ -138,3 +142,27 @@ def markdown(rows: list[dict[str, Any]], metric: str, baseline: str) -> str:
         lines.append(f"| {r['configuration']} | {r['score']} | " + " | ".join(
             pm(r["eff_signals"][s], f, 2) if s in r["eff_signals"] else "n/a" for s in signals) + " |")
     return "\n".join(lines) + "\n"
+
+
+def cost_plot(path: Path, rows: list[dict[str, Any]], metric: str, score: str) -> Path:
+    """Mean unseen efficiency and mean unseen AUC (mean +- std over seeds) against the LUT estimate, one point
+    per configuration of ``score``."""
+    from aa_trigger.evaluation.plots import pyplot, save_figure
+
+    picked = [r for r in rows if r["score"] == score and not math.isnan(r["lut"])]
+    if not picked:
+        raise AATriggerError(f"--plot: no configuration of score {score!r} has a firmware cost")
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    f = 100.0 if metric.startswith("tpr_") else 1.0
+    for i, r in enumerate(picked):
+        for ax, (y, dy), scale in ((axes[0], r["eff"], f), (axes[1], r["auc"], 1.0)):
+            ax.errorbar(r["lut"], scale * y, yerr=0 if math.isnan(dy) else scale * dy, fmt="o", color=f"C{i % 10}",
+                        label=r["configuration"] if ax is axes[0] else None)
+    axes[0].set_ylabel(f"mean unseen {metric}" + (" (%)" if f == 100.0 else ""))
+    axes[1].set_ylabel("mean unseen AUC")
+    for ax in axes:
+        ax.set_xlabel("LUTs (estimate from the adder bits, calibrated against yosys)")
+    axes[0].legend(fontsize=6)
+    fig.suptitle(f"{score}: mean +- std over seeds", fontsize=9)
+    return save_figure(fig, Path(path))
