@@ -125,3 +125,23 @@ def test_da4ml_comparison_on_a_scan_trial_graph(tiny_hgq, tmp_path):
     for r in rows:
         assert r["ours_adders"] > 0 and r["da4ml_adders"] > 0 and r["ours_depth"] <= r["da4ml_depth"] + 1
     assert "Total adders" in cmvm_markdown(rows)
+
+
+def test_per_layer_widths_reach_the_graph_and_hls4ml(assert_bit_exact, tmp_path):
+    """--quantize 6,5,8: each encoder layer's QKeras types in the graph; QKeras == numpy == hls4ml predict."""
+    pytest.importorskip("hls4ml")
+    from aa_trigger.firmware.graph import build_graph
+    from aa_trigger.model.quant import FixedType
+    from aa_trigger.model.vae import ModelConfig, VAEParts
+
+    parts = VAEParts.build(ModelConfig(6, [8, 5], 3, "6,5,8", 4, "mse"))
+    graph = build_graph(parts, FixedType(8, 4), "mu2")
+    assert [n.kernel_q.bits for n in graph.dense] == [6, 5, 8]
+    assert [n.out_type.width for n in graph.dense] == [6, 5, 12]  # ReLUs, then the latent mean (bits + 4)
+    x_int = _events(5000, seed=6)
+    e = emulator.score(graph, x_int)
+    assert_bit_exact("QKeras, per-layer widths", keras_scores(keras_model(graph), x_int, X_FRAC), e)
+    settings = writer.HLSSettings("xcvu9p-flga2104-2L-e", "Vitis", 240.0, 1, "Latency", "io_parallel")
+    model = writer.write_project(keras_model(graph), graph, settings, tmp_path / "prj", x_int[:100] * 2.0**-X_FRAC,
+                                 e[:100])
+    assert_bit_exact("hls4ml predict, per-layer widths", writer.predict(model, x_int * 2.0**-X_FRAC), e)

@@ -73,7 +73,7 @@ def test_local_cluster_scan_resumes_and_reproduces(tmp_path):
     from aa_trigger.runfolder import load_run
 
     best = [p for p in folder.iterdir() if p.name.startswith("best-")]
-    assert len(best) == 1 and load_run(best[0]).model_config.quantize == 6  # ready for convert
+    assert len(best) == 1 and load_run(best[0]).model_config.quantize == "6"  # ready for convert
     from aa_trigger.scans.choice import score_from_scan
 
     run = load_run(best[0])

@@ -54,7 +54,7 @@ def versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"aa_trigger": __version__, "python": platform.python_version()}
-    for dist in ("tensorflow", "qkeras", "hls4ml", "numpy"):
+    for dist in ("tensorflow", "qkeras", "hgq", "hls4ml", "da4ml", "numpy"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
