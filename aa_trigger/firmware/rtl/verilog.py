@@ -64,6 +64,18 @@ class Block:
     what: str
 
 
+def _clamp(name: str, v: Value, lo_t: int, hi_t: int) -> str:
+    """``name`` (the value ``v`` as seen where it is used) saturated to [lo_t, hi_t]: a comparison only on
+    the side ``v`` can leave."""
+    cw = max(v.width, sbits(lo_t, hi_t))
+    expr = name
+    if v.lo < lo_t:
+        expr = f"({name} < {lit(lo_t, cw)}) ? {lit(lo_t, cw)} : {expr}"
+    if v.hi > hi_t:
+        expr = f"({name} > {lit(hi_t, cw)}) ? {lit(hi_t, cw)} : {expr}"
+    return expr
+
+
 def _round_saturate(pipe: Pipeline, name: str, acc: Value, s: int, t: FixedType, relu: bool) -> Value:
     """``acc`` (``s`` more fractional bits than ``t``) to type ``t`` as hls4ml does it: ReLU, round half
     to even (AP_RND_CONV), saturate (AP_SAT); one adder level after ``acc``."""
@@ -77,14 +89,9 @@ def _round_saturate(pipe: Pipeline, name: str, acc: Value, s: int, t: FixedType,
         r = pipe.wire(name + "_rnd", f"({a.name} >>> {s}) + {up}", a.lo >> s, (a.hi >> s) + 1, level)
     else:
         r = pipe.wire(name + "_rnd", f"{a.name} <<< {-s}", a.lo << -s, a.hi << -s, level)
-    cw = max(r.width, sbits(lo_t, hi_t))
-    expr = r.name
-    if r.lo < lo_t:
-        expr = f"({r.name} < {lit(lo_t, cw)}) ? {lit(lo_t, cw)} : {expr}"
-    if r.hi > hi_t:
-        expr = f"({r.name} > {lit(hi_t, cw)}) ? {lit(hi_t, cw)} : {expr}"
+    expr = _clamp(r.name, r, lo_t, hi_t)
     if relu and a.lo < 0:
-        expr = f"({a.name} < {lit(0, a.width)}) ? {lit(0, cw)} : {expr}"
+        expr = f"({a.name} < {lit(0, a.width)}) ? {lit(0, max(r.width, sbits(lo_t, hi_t)))} : {expr}"
     lo, hi = max(r.lo, lo_t), min(r.hi, hi_t)
     if relu:
         lo, hi = max(lo, 0), max(hi, 0)
@@ -126,26 +133,19 @@ def _quantize(pipe: Pipeline, node: Quantize, xs: list[Value], frac: int) -> tup
             h = pipe.wire(node.name + "_half", f"{name} + {lit(half, x.width)}", x.lo + half, x.hi + half, level)
             r = pipe.wire(node.name + "_rnd", f"{h.name} >>> {s}", h.lo >> s, h.hi >> s, level)
         elif s > 0:
-            r = pipe.wire(node.name + "_trn", f"{pipe.at(x, pipe.stage(max(level, 1)))} >>> {s}", x.lo >> s,
+            r = pipe.wire(node.name + "_trn", f"{pipe.at(x, pipe.stage(level))} >>> {s}", x.lo >> s,
                           x.hi >> s, level) if not x.const else Value(lit(int(x.lo) >> s), x.lo >> s, x.hi >> s, 0,
                                                                       const=True)
         else:
-            r = x if s == 0 else pipe.wire(node.name + "_shl", f"$signed({{{pipe.at(x, pipe.stage(max(level, 1)))}, "
+            r = x if s == 0 else pipe.wire(node.name + "_shl", f"$signed({{{pipe.at(x, pipe.stage(level))}, "
                                            f"{-s}'b0}})", x.lo << -s, x.hi << -s, level)
         if r.lo < lo_t or r.hi > hi_t:
             if node.rounding != "RND" or s <= 0:
                 level += 1
-            rn = pipe.at(r, pipe.stage(level))
-            cw = max(r.width, sbits(lo_t, hi_t))
-            e = rn
-            if r.lo < lo_t:
-                e = f"({rn} < {lit(lo_t, cw)}) ? {lit(lo_t, cw)} : {e}"
-            if r.hi > hi_t:
-                e = f"({rn} > {lit(hi_t, cw)}) ? {lit(hi_t, cw)} : {e}"
             lo, hi = min(max(r.lo, lo_t), hi_t), max(min(r.hi, hi_t), lo_t)
-            r = pipe.wire(node.name + "_sat", e, lo, hi, level)
+            r = pipe.wire(node.name + "_sat", _clamp(pipe.at(r, pipe.stage(level)), r, lo_t, hi_t), lo, hi, level)
         if up:
-            r = pipe.wire(node.name + "_out", f"$signed({{{pipe.at(r, pipe.stage(max(r.level, 1)))}, {up}'b0}})",
+            r = pipe.wire(node.name + "_out", f"$signed({{{pipe.at(r, pipe.stage(r.level))}, {up}'b0}})",
                           r.lo << up, r.hi << up, r.level)
         outs.append(r)
     return outs, node.frac, f"per-element types ({node.rounding}, SAT)"
@@ -158,7 +158,7 @@ def _relu(pipe: Pipeline, node: Relu, xs: list[Value], frac: int) -> tuple[list[
         if x.lo >= 0:
             outs.append(x)
             continue
-        name = pipe.at(x, pipe.stage(max(x.level, 1)))
+        name = pipe.at(x, pipe.stage(x.level))
         outs.append(pipe.wire(node.name, f"({name} < {lit(0, x.width)}) ? {lit(0, x.width)} : {name}", 0,
                               max(x.hi, 0), x.level))
     return outs, frac, "ReLU"
@@ -176,12 +176,7 @@ def _scale(pipe: Pipeline, node: Scale, xs: list[Value], frac: int) -> tuple[lis
         lo, hi = (d.lo << k, d.hi << k) if k >= 0 else (d.lo >> -k, d.hi >> -k)
         expr = f"$signed({{{d.name}, {k}'b0}})" if k > 0 else d.name if k == 0 else f"({d.name} >>> {-k})"
         s = pipe.wire(f"{node.name}_s", expr, lo, hi, 1)
-        cw = max(s.width, sbits(t.int_min, t.int_max))
-        e = s.name
-        if lo < t.int_min:
-            e = f"({s.name} < {lit(t.int_min, cw)}) ? {lit(t.int_min, cw)} : {e}"
-        if hi > t.int_max:
-            e = f"({s.name} > {lit(t.int_max, cw)}) ? {lit(t.int_max, cw)} : {e}"
+        e = _clamp(s.name, s, t.int_min, t.int_max)
         c_lo, c_hi = min(max(lo, t.int_min), t.int_max), max(min(hi, t.int_max), t.int_min)
         outs.append(pipe.wire(f"{node.name}_out", e, c_lo, c_hi, 1))
     return outs, t.frac, f"subtract offset, shift, saturate to {t.hls(False)}"
@@ -202,13 +197,13 @@ def _square_terms(pipe: Pipeline, x: Value) -> list[tuple[int, Value, int]]:
     else:
         a = x
     bits = m.bit_length()
-    an = pipe.at(a, pipe.stage(max(a.level, 1)))
+    an = pipe.at(a, pipe.stage(a.level))
     terms = []
     for i in range(bits):
-        high = f"{a.name}[{bits - 1}:{i + 1}], " if i + 1 < bits else ""
+        high = f"{an}[{bits - 1}:{i + 1}], " if i + 1 < bits else ""
         hi = 4 * (m >> (i + 1)) + 1
-        row = pipe.wire("pp", f"{an}[{i}] ? $signed({{1'b0, {high.replace(a.name, an)}2'b01}}) : "
-                              f"{lit(0, sbits(0, hi))}", 0, hi, a.level)
+        row = pipe.wire("pp", f"{an}[{i}] ? $signed({{1'b0, {high}2'b01}}) : {lit(0, sbits(0, hi))}", 0, hi,
+                        a.level)
         terms.append((1, row, 2 * i))
     return terms
 
